@@ -1,0 +1,167 @@
+"""Decode a video file and sample its frames, reading through Beam's FileSystems.
+
+`decode_video(path, sampling_config, image_size)` returns the sampled frames as
+uint8 RGB [n, size, size, 3] plus what was learnt about the clip. It reads
+the file twice: first the packets only (cheap, no decoding) to learn the
+presentation time of every frame actually present, then it decodes in order
+and keeps only the selected frames, each rotated upright (display-matrix
+rotation) and resized as soon as it is decoded. So memory stays bounded by
+the sampled frames, whatever the clip's length or frame size.
+
+Any problem raises `VideoDecodeError` whose message names the file and the
+reason; the pipeline turns it into an error record and moves on.
+"""
+
+import dataclasses
+
+import av
+import numpy as np
+from apache_beam.io.filesystems import CompressionTypes, FileSystems
+
+from features import cnn, sampling
+
+
+class VideoDecodeError(Exception):
+    """A video that cannot be used, with the file and the reason."""
+
+    def __init__(self, path, reason):
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+@dataclasses.dataclass
+class DecodedVideo:
+    """Sampled frames of one clip and facts about the clip."""
+
+    frames: np.ndarray          # uint8 [num_frames, size, size, 3]
+    frame_indices: list         # ordinal of each kept frame in presentation order
+    frame_times: list           # presentation time (s) of each kept frame
+    total_frames: int           # frames present in the stream
+    duration: float             # seconds covered by the stream's frames
+    width: int
+    height: int
+    rotation: int               # degrees counter-clockwise applied to make frames upright
+    stream_index: int
+    video_streams: int
+
+    @property
+    def num_frames(self):
+        return int(self.frames.shape[0])
+
+    def summary(self):
+        return {"num_frames": self.num_frames, "total_frames": self.total_frames,
+                "duration": round(self.duration, 3), "width": self.width,
+                "height": self.height, "rotation": self.rotation,
+                "stream_index": self.stream_index, "video_streams": self.video_streams}
+
+
+def _open_container(path):
+    matches = FileSystems.match([path])[0].metadata_list
+    if not matches:
+        raise VideoDecodeError(path, "file not found")
+    if matches[0].size_in_bytes == 0:
+        raise VideoDecodeError(path, "file is empty (0 bytes)")
+    handle = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+    try:
+        return handle, av.open(handle, mode="r", metadata_errors="ignore")
+    except av.FFmpegError as error:
+        handle.close()
+        raise VideoDecodeError(path, f"not a readable video container ({error})") from None
+
+
+def _choose_stream(path, container):
+    streams = list(container.streams.video)
+    if not streams:
+        kinds = sorted({stream.type for stream in container.streams}) or ["none"]
+        raise VideoDecodeError(path, f"no video stream (streams present: {', '.join(kinds)})")
+    for stream in streams:
+        if stream.disposition & av.stream.Disposition.default:
+            return stream, len(streams)
+    return streams[0], len(streams)
+
+
+def _frame_times(path, container, stream):
+    """Sorted presentation times of every packet of `stream` (no decoding)."""
+    time_base = float(stream.time_base) if stream.time_base else 0.0
+    rate = float(stream.average_rate or stream.guessed_rate or 25)
+    times = []
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue  # End-of-stream flush packet.
+            if packet.pts is not None and time_base:
+                times.append(packet.pts * time_base)
+            else:
+                times.append(len(times) / rate)
+    except av.FFmpegError as error:
+        raise VideoDecodeError(
+            path, f"corrupt or truncated stream after {len(times)} packets ({error})") from None
+    if not times:
+        raise VideoDecodeError(path, "the video stream holds no frames")
+    declared = stream.frames
+    if declared and len(times) < declared:
+        raise VideoDecodeError(
+            path, f"truncated: the container declares {declared} frames but only "
+                  f"{len(times)} are present")
+    return sorted(times)
+
+
+def _upright_rgb(frame):
+    """Decoded frame -> uint8 RGB at native size, rotated by its display matrix."""
+    rgb = frame.to_ndarray(format="rgb24")
+    rotation = int(round((frame.rotation or 0) / 90.0)) % 4
+    if rotation:
+        rgb = np.ascontiguousarray(np.rot90(rgb, rotation))
+    return rgb, rotation * 90
+
+
+def _decode_selected(path, container, stream, selected, image_size):
+    wanted = set(selected)
+    last_wanted = selected[-1]
+    frames, rotation, ordinal = [], 0, -1
+    stream.thread_type = "AUTO"
+    try:
+        for frame in container.decode(stream):
+            ordinal += 1
+            if ordinal in wanted:
+                rgb, rotation = _upright_rgb(frame)
+                frames.append(cnn.resize_frames(rgb, image_size).numpy())
+            if ordinal >= last_wanted:
+                break
+    except av.FFmpegError as error:
+        raise VideoDecodeError(
+            path, f"corrupt or truncated stream: decoding failed after frame {ordinal} ({error})") from None
+    if len(frames) != len(selected):
+        raise VideoDecodeError(
+            path, f"truncated: the stream decoded to {ordinal + 1} frames but its "
+                  f"packets announced at least {last_wanted + 1}")
+    return np.stack(frames), rotation
+
+
+def decode_video(path, sampling_config, image_size):
+    """Decode `path` and return a DecodedVideo of the sampled, resized frames."""
+    handle, container = _open_container(path)
+    try:
+        stream, stream_count = _choose_stream(path, container)
+        stream_index = stream.index
+        all_times = _frame_times(path, container, stream)
+    finally:
+        container.close()
+        handle.close()
+    selected = sampling.select_frame_indices(sampling_config, all_times)
+    handle, container = _open_container(path)
+    try:
+        stream = container.streams[stream_index]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        frames, rotation = _decode_selected(path, container, stream, selected, image_size)
+    finally:
+        container.close()
+        handle.close()
+    if rotation in (90, 270):
+        width, height = height, width
+    return DecodedVideo(
+        frames=frames, frame_indices=selected, frame_times=[all_times[i] for i in selected],
+        total_frames=len(all_times), duration=sampling.clip_duration(all_times),
+        width=width, height=height, rotation=rotation, stream_index=stream_index,
+        video_streams=stream_count)

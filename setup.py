@@ -1,0 +1,31 @@
+"""Packaging for the video question answering toolkit.
+
+`pip install .` installs the three packages; Dataflow workers install the same
+file through `--setup_file ./setup.py`.
+"""
+
+import setuptools
+
+setuptools.setup(
+    name="videoqa",
+    version="0.1.0",
+    description="Video question answering: precomputed InceptionV3 frame features "
+                "with Apache Beam and tf.Transform, a Keras LSTM trainer with tf.distribute.",
+    long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10,<3.13",
+    packages=setuptools.find_packages(include=["features", "features.*", "pipeline", "pipeline.*",
+                                               "model", "model.*"]),
+    install_requires=[
+        "tensorflow>=2.21,<2.22",
+        "tf_keras>=2.21,<2.22",
+        "tensorflow-transform>=1.21,<1.22",
+        "apache-beam[gcp]>=2.60,<3",
+        "numpy>=1.26",
+        "av>=14",
+        "matplotlib>=3.8",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "pytest-timeout>=2.3"],
+    },
+)
