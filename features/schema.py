@@ -85,6 +85,14 @@ TRANSFORMED_METADATA_DIR = "transformed_metadata"
 QUESTION_VOCABULARY_NAME = "question_tokens"
 ANSWER_VOCABULARY_NAME = "answers"
 
+# Inputs of the tf.Transform preprocessing function (one instance per video;
+# serving passes only the question).
+TRANSFORM_INPUT_QUESTION = "question"
+TRANSFORM_INPUT_ANSWER = "answer"
+TRANSFORM_INPUT_FRAME_SUM = "frame_sum"
+TRANSFORM_INPUT_FRAME_SUM_SQUARES = "frame_sum_squares"
+TRANSFORM_INPUT_FRAME_COUNT = "frame_count"
+
 # Outputs of the tf.Transform preprocessing function.
 TRANSFORM_QUESTION_TOKEN_IDS = "question_token_ids"
 TRANSFORM_QUESTION_TOKEN_COUNTS = "question_token_counts"

@@ -1,0 +1,97 @@
+"""`manifest.json`: what a pipeline run wrote and with which configuration.
+
+Written by the pipeline next to its records; read by the trainer, the
+evaluator, the exporter and `model.predict`, which take the feature dtype, the
+frame sampling rule and the CNN from here so that nothing is configured twice.
+
+Top-level keys (MANIFEST_* below): schema_version, config (the full run
+configuration, including `cnn`, `sampling`, `feature_dtype`,
+`max_question_tokens`, `answer_top_k`, `quantize`), config_fingerprint,
+counts (per split: videos, questions, frames; plus input, written, rejected
+and truncated questions), vocabulary sizes, and created (UTC time).
+"""
+
+import hashlib
+import json
+
+from features import quantize, sampling, schema
+
+MANIFEST_SCHEMA_VERSION = "schema_version"
+MANIFEST_CONFIG = "config"
+MANIFEST_CONFIG_FINGERPRINT = "config_fingerprint"
+MANIFEST_COUNTS = "counts"
+MANIFEST_VOCABULARY = "vocabulary"
+MANIFEST_CREATED = "created"
+
+CONFIG_CNN = "cnn"
+CONFIG_SAMPLING = "sampling"
+CONFIG_FEATURE_DTYPE = "feature_dtype"
+CONFIG_MAX_QUESTION_TOKENS = "max_question_tokens"
+CONFIG_ANSWER_TOP_K = "answer_top_k"
+CONFIG_QUANTIZE = "quantize"
+
+
+class ManifestError(ValueError):
+    """A data directory that is missing, from another schema version, or inconsistent."""
+
+
+def fingerprint(config):
+    """Stable hash of a configuration dict (sorted JSON)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def quantize_config():
+    return {"min": quantize.QUANTIZE_MIN, "max": quantize.QUANTIZE_MAX, "levels": quantize.QUANTIZE_LEVELS}
+
+
+def manifest_path(data_dir):
+    return f"{data_dir.rstrip('/')}/{schema.MANIFEST_FILE}"
+
+
+def write_manifest(data_dir, manifest):
+    """Write `manifest` as indented JSON to data_dir/manifest.json (any Beam filesystem)."""
+    from apache_beam.io.filesystems import FileSystems
+    with FileSystems.create(manifest_path(data_dir)) as handle:
+        handle.write(json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8"))
+
+
+def read_manifest(data_dir):
+    """Read and check data_dir/manifest.json; ManifestError says what is wrong and what to do."""
+    import tensorflow as tf
+    path = manifest_path(data_dir)
+    if not tf.io.gfile.exists(path):
+        raise ManifestError(
+            f"{path} not found: --data_dir must be the --output_dir of a finished "
+            f"`python -m pipeline.run` (it writes manifest.json last)")
+    try:
+        with tf.io.gfile.GFile(path, "r") as handle:
+            manifest = json.load(handle)
+    except json.JSONDecodeError as error:
+        raise ManifestError(f"{path} is not valid JSON ({error}); re-run the pipeline") from None
+    version = manifest.get(MANIFEST_SCHEMA_VERSION)
+    if version != schema.SCHEMA_VERSION:
+        raise ManifestError(
+            f"{path} has record schema version {version!r} but this toolkit reads version "
+            f"{schema.SCHEMA_VERSION}; re-run `python -m pipeline.run` with this version "
+            f"to rebuild the records")
+    for key in (MANIFEST_CONFIG, MANIFEST_COUNTS, MANIFEST_VOCABULARY):
+        if key not in manifest:
+            raise ManifestError(f"{path} lacks {key!r}; re-run the pipeline")
+    return manifest
+
+
+def feature_dtype(manifest):
+    return manifest[MANIFEST_CONFIG][CONFIG_FEATURE_DTYPE]
+
+
+def sampling_config(manifest):
+    return sampling.SamplingConfig.from_dict(manifest[MANIFEST_CONFIG][CONFIG_SAMPLING])
+
+
+def cnn_config(manifest):
+    """dict with weights, weights_sha256, image_size (see features.cnn.FrozenCnn.describe)."""
+    return manifest[MANIFEST_CONFIG][CONFIG_CNN]
+
+
+def max_question_tokens(manifest):
+    return int(manifest[MANIFEST_CONFIG][CONFIG_MAX_QUESTION_TOKENS])

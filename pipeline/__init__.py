@@ -1,0 +1,1 @@
+"""Beam pipelines and data tools that turn videos and questions into training records."""
