@@ -87,6 +87,7 @@ ANSWER_VOCABULARY_NAME = "answers"
 
 # Inputs of the tf.Transform preprocessing function (one instance per video;
 # serving passes only the question).
+TRANSFORM_INPUT_VIDEO_ID = "video_id"  # passed through to join outputs back to videos
 TRANSFORM_INPUT_QUESTION = "question"
 TRANSFORM_INPUT_ANSWER = "answer"
 TRANSFORM_INPUT_FRAME_SUM = "frame_sum"
@@ -94,6 +95,7 @@ TRANSFORM_INPUT_FRAME_SUM_SQUARES = "frame_sum_squares"
 TRANSFORM_INPUT_FRAME_COUNT = "frame_count"
 
 # Outputs of the tf.Transform preprocessing function.
+TRANSFORM_VIDEO_ID = "video_id"
 TRANSFORM_QUESTION_TOKEN_IDS = "question_token_ids"
 TRANSFORM_QUESTION_TOKEN_COUNTS = "question_token_counts"
 TRANSFORM_LABELS = "labels"

@@ -3,6 +3,7 @@
 One instance per video (so frame statistics weigh every frame once, however
 many questions the video has):
 
+  video_id           string          passed through, to join outputs to videos
   question           VarLen string   raw question texts of the video
   answer             VarLen string   raw answers, aligned with `question`
   frame_sum          [FEATURE_DIM]   sum over the video's stored frame features
@@ -24,6 +25,7 @@ from tensorflow_transform.tf_metadata import schema_utils
 
 from features import schema, text
 
+RAW_VIDEO_ID = schema.TRANSFORM_INPUT_VIDEO_ID
 RAW_QUESTION = schema.TRANSFORM_INPUT_QUESTION
 RAW_ANSWER = schema.TRANSFORM_INPUT_ANSWER
 RAW_FRAME_SUM = schema.TRANSFORM_INPUT_FRAME_SUM
@@ -37,6 +39,7 @@ MIN_STDDEV = 1e-6
 
 def raw_feature_spec():
     return {
+        RAW_VIDEO_ID: tf.io.FixedLenFeature([], tf.string),
         RAW_QUESTION: tf.io.VarLenFeature(tf.string),
         RAW_ANSWER: tf.io.VarLenFeature(tf.string),
         RAW_FRAME_SUM: tf.io.FixedLenFeature([schema.FEATURE_DIM], tf.float32),
@@ -84,6 +87,7 @@ def preprocessing_fn(inputs, max_question_tokens, answer_top_k):
     mean, stddev = _frame_statistics(inputs)
     batch = tf.shape(inputs[RAW_FRAME_COUNT])[0]
     return {
+        schema.TRANSFORM_VIDEO_ID: tf.identity(inputs[RAW_VIDEO_ID]),
         schema.TRANSFORM_QUESTION_TOKEN_IDS: token_ids_per_video.to_sparse(),
         schema.TRANSFORM_QUESTION_TOKEN_COUNTS: tokens_per_question.to_sparse(),
         schema.TRANSFORM_LABELS: answers.with_flat_values(labels).to_sparse(),
