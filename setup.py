@@ -24,6 +24,7 @@ setuptools.setup(
         "numpy>=1.26",
         "av>=14",
         "matplotlib>=3.8",
+        "tensorboard>=2.21,<2.22",  # tf.summary (TensorBoard logs); TensorFlow 2.21 no longer pulls it in
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-timeout>=2.3"],

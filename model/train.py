@@ -1,0 +1,229 @@
+"""Train the VideoQA model on a pipeline output dir.
+
+    python -m model.train --data_dir OUT --model_dir M [--epochs N] [--batch_size B]
+        [--video_encoder lstm|mean|none] [--strategy auto|one_device|mirrored|multi_worker|tpu]
+
+The model is built and compiled inside `strategy.scope()`; --batch_size is
+global. Every epoch writes a checkpoint (M/checkpoints/) and a
+BackupAndRestore backup (M/backup/), so a killed run started again with the
+same command resumes at the last finished epoch; M/config.json records the
+configuration and a different one is refused. The best epoch on the
+validation split is kept as M/best.weights.h5, metrics go to M/history.json
+and TensorBoard logs to M/logs. At the end the chief writes
+M/final.weights.h5 and the serving export (M/export); other workers write to
+temporary directories that are removed.
+"""
+
+import argparse
+import importlib.util
+import sys
+import time
+
+import tf_keras as keras
+
+from features import schema
+from model import callbacks as callbacks_lib
+from model import config as config_lib
+from model import data, network, storage
+from model import strategy as strategy_lib
+
+
+def build_parser():
+    network_defaults, training_defaults = config_lib.NetworkConfig(), config_lib.TrainingConfig()
+    parser = argparse.ArgumentParser(prog="python -m model.train", description="Train the VideoQA model.")
+    add = parser.add_argument
+    add("--data_dir", required=True, help="output dir of `python -m pipeline.run`")
+    add("--model_dir", required=True, help="where checkpoints, logs and the model go")
+    add("--epochs", type=int, default=training_defaults.epochs, help="passes over the training split")
+    add("--batch_size", type=int, default=training_defaults.batch_size,
+        help="global batch size (split across replicas)")
+    add("--learning_rate", type=float, default=training_defaults.learning_rate, help="Adam learning rate")
+    add("--shuffle_buffer", type=int, default=training_defaults.shuffle_buffer,
+        help="examples in the shuffle buffer")
+    add("--seed", type=int, default=training_defaults.seed,
+        help="seed for initialisation, shuffling and dropout")
+    add("--video_encoder", choices=config_lib.VIDEO_ENCODERS, default=network_defaults.video_encoder,
+        help="lstm: order-aware; mean: bag of frames; none: question only")
+    add("--embedding_dim", type=int, default=network_defaults.embedding_dim,
+        help="question token embedding size")
+    add("--question_units", type=int, default=network_defaults.question_units, help="question LSTM size")
+    add("--video_units", type=int, default=network_defaults.video_units,
+        help="video LSTM (or mean projection) size")
+    add("--hidden_units", type=int, default=network_defaults.hidden_units, help="hidden Dense layer size")
+    add("--dropout", type=float, default=network_defaults.dropout, help="dropout before the answer layer")
+    add("--strategy", choices=strategy_lib.STRATEGY_CHOICES, default="auto",
+        help="tf.distribute strategy (auto: from TF_CONFIG and the local GPUs)")
+    add("--tpu", default="", help="TPU name or grpc:// address for --strategy tpu")
+    add("--no_export", action="store_true",
+        help="skip writing M/export at the end (run `python -m model.export` later)")
+    add("--top_k", type=int, default=None, help="answers per question in the export (default: model.export's)")
+    add("--verbose", type=int, choices=(0, 1, 2), default=None,
+        help="Keras verbosity (default: progress bars on a terminal, else one line per epoch)")
+    return parser
+
+
+def configs_from_args(args):
+    network_config = config_lib.NetworkConfig(
+        video_encoder=args.video_encoder, embedding_dim=args.embedding_dim,
+        question_units=args.question_units, video_units=args.video_units,
+        hidden_units=args.hidden_units, dropout=args.dropout)
+    training_config = config_lib.TrainingConfig(
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        shuffle_buffer=args.shuffle_buffer, seed=args.seed)
+    return network_config, training_config
+
+
+def make_datasets(data_info, training_config, seed):
+    """(train dataset, steps per epoch, validation dataset or None, train example count)."""
+    signature = data_info.signature
+    train_examples = data.count_examples(data_info.data_dir, schema.TRAIN_SPLIT, in_vocabulary_only=True)
+    if train_examples < training_config.batch_size:
+        raise ValueError(
+            f"{data_info.data_dir} has {train_examples} training questions with a known answer, "
+            f"fewer than one batch (--batch_size {training_config.batch_size}); lower --batch_size")
+    common = dict(feature_dtype=signature.feature_dtype, max_frames=signature.max_frames,
+                  max_question_tokens=signature.max_question_tokens,
+                  batch_size=training_config.batch_size)
+    train = data.make_dataset(data_info.data_dir, schema.TRAIN_SPLIT, training=True, repeat=True,
+                              shuffle_buffer=training_config.shuffle_buffer,
+                              seed=seed, **common)
+    steps_per_epoch = train_examples // training_config.batch_size
+    validation = None
+    if data.has_records(data_info.data_dir, schema.VALIDATION_SPLIT):
+        validation = data.make_dataset(data_info.data_dir, schema.VALIDATION_SPLIT, **common)
+    return train, steps_per_epoch, validation, train_examples
+
+
+def build_callbacks(model_dir, training_config, monitor, is_chief, task_index):
+    """The ordered callbacks.
+
+    Throughput comes first (it adds to the logs the others record) and the
+    backup last: once an epoch's backup exists, its history entry, best weights
+    and checkpoint exist too, so a resumed run never misses an epoch.
+    """
+    checkpoint_pattern = storage.join(model_dir, storage.CHECKPOINTS_DIR, storage.EPOCH_WEIGHTS_PATTERN)
+    callbacks = [
+        callbacks_lib.Throughput(training_config.batch_size),
+        callbacks_lib.HistoryRecorder(model_dir, is_chief),
+        callbacks_lib.BestWeights(model_dir, monitor, is_chief, task_index),
+        keras.callbacks.ModelCheckpoint(checkpoint_pattern, save_weights_only=True),
+        keras.callbacks.BackupAndRestore(storage.join(model_dir, storage.BACKUP_DIR)),
+    ]
+    if importlib.util.find_spec("tensorboard") is None:
+        print("warning: the tensorboard package is not installed, so no TensorBoard logs are "
+              "written (pip install tensorboard)", file=sys.stderr)
+    else:
+        callbacks.append(keras.callbacks.TensorBoard(storage.join(model_dir, storage.LOGS_DIR),
+                                                     profile_batch=0))
+    return callbacks
+
+
+def save_final_weights(model, model_dir, is_chief, task_index):
+    """The chief writes M/final.weights.h5; another worker writes to a temp dir and removes it."""
+    directory = strategy_lib.worker_write_dir(model_dir, is_chief, task_index)
+    storage.save_weights(model, storage.join(directory, storage.FINAL_WEIGHTS_FILE))
+    if not is_chief:
+        storage.remove_tree(directory)
+
+
+def train(args):
+    """Train as `args` asks; returns a summary dict."""
+    tf_config = strategy_lib.parse_tf_config()
+    # A multi-worker strategy must exist before any other TensorFlow work.
+    distribution = strategy_lib.get_distribution_strategy(args.strategy, args.tpu)
+    _, task_index, is_chief = strategy_lib.task_role(tf_config)
+    from model import data_info as data_info_lib  # Imports tf.Transform: after the strategy.
+
+    network_config, training_config = configs_from_args(args)
+    data_info = data_info_lib.load_data_info(args.data_dir)
+    run_config = config_lib.RunConfig(network_config, training_config, data_info.signature)
+    resuming = config_lib.check_resume(args.model_dir, run_config)
+    if resuming and callbacks_lib.read_history(args.model_dir).get("completed"):
+        print(f"{args.model_dir} already holds a finished run of this configuration: nothing to "
+              f"do (use a new --model_dir to train again)")
+        return {"already_completed": True}
+    backup = callbacks_lib.verify_backup(storage.join(args.model_dir, storage.BACKUP_DIR))
+    done_epochs = callbacks_lib.completed_epochs(backup)
+    if done_epochs:
+        print(f"resuming {args.model_dir} after epoch {done_epochs} (backup checkpoint {backup})")
+    if is_chief and not resuming:
+        config_lib.save_run_config(args.model_dir, run_config)
+
+    # A resumed run continues with fresh shuffles and dropout masks, not a replay of epoch 1's.
+    seed = training_config.seed + done_epochs
+    keras.utils.set_random_seed(seed)
+    policy = strategy_lib.mixed_precision_policy(distribution)
+    if policy:
+        keras.mixed_precision.set_global_policy(policy)
+    train_dataset, steps_per_epoch, validation, train_examples = make_datasets(
+        data_info, training_config, seed)
+    with distribution.scope():
+        model = network.compile_model(network.build_from_data_info(network_config, data_info),
+                                      training_config.learning_rate)
+    monitor = "val_accuracy" if validation is not None else "accuracy"
+    print(f"training {model.name} ({model.count_params():,} parameters) with "
+          f"{strategy_lib.describe(distribution)}{', ' + policy if policy else ''}: "
+          f"{train_examples} training questions, {steps_per_epoch} steps of {training_config.batch_size} "
+          f"per epoch, best model by {monitor}", flush=True)
+    verbose = args.verbose if args.verbose is not None else (1 if sys.stdout.isatty() else 2)
+    started = time.perf_counter()
+    history = model.fit(train_dataset, epochs=training_config.epochs, steps_per_epoch=steps_per_epoch,
+                        validation_data=validation,
+                        callbacks=build_callbacks(args.model_dir, training_config, monitor, is_chief,
+                                                  task_index),
+                        verbose=verbose)
+    seconds = time.perf_counter() - started
+    save_final_weights(model, args.model_dir, is_chief, task_index)
+    summary = {"epochs_run": len(history.epoch), "seconds": seconds,
+               "examples_per_second": history.history.get("examples_per_second", [None])[-1]}
+    try:
+        if is_chief:
+            summary.update(finish_as_chief(args, data_info))
+    finally:
+        strategy_lib.wait_for_all_workers(distribution)  # Even if the export failed.
+    return summary
+
+
+def finish_as_chief(args, data_info):
+    """Mark the run finished, then export; returns the best epoch and the export dir."""
+    callbacks_lib.mark_history_completed(args.model_dir)
+    storage.remove_tree(storage.join(args.model_dir, storage.BACKUP_DIR))  # Empty by now.
+    best_path = storage.join(args.model_dir, storage.BEST_STATE_FILE)
+    result = {"best": storage.read_json(best_path) if storage.exists(best_path) else None}
+    if args.no_export:
+        return result
+    from model import export
+    top_k = args.top_k if args.top_k is not None else export.DEFAULT_TOP_K
+    try:
+        result["export_dir"] = export.export_model(args.model_dir, data_info, top_k)
+    except ValueError as error:
+        raise ValueError(
+            f"training finished (weights in {args.model_dir}) but the export failed: {error} -- "
+            f"once fixed, run `python -m model.export --model_dir {args.model_dir} "
+            f"--data_dir {args.data_dir}`") from None
+    return result
+
+
+def run(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        summary = train(args)
+    except ValueError as error:
+        print(f"model.train: error: {error}", file=sys.stderr)
+        return 2
+    if summary.get("already_completed"):
+        return 0
+    throughput = summary["examples_per_second"]
+    print(f"trained {summary['epochs_run']} epoch(s) in {summary['seconds']:.1f} s"
+          + (f", {throughput:.0f} examples/s in the last epoch" if throughput else ""))
+    if summary.get("best"):
+        best = summary["best"]
+        print(f"best epoch {best['epoch']}: {best['monitor']} {best['value']:.4f} -> "
+              f"{storage.join(args.model_dir, storage.BEST_WEIGHTS_FILE)}")
+    if summary.get("export_dir"):
+        print(f"exported {summary['export_dir']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())

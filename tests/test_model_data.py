@@ -1,0 +1,112 @@
+"""tf.data input: one example per (video, question), padding, unknown answers, counts."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from features import manifest as manifest_lib
+from features import quantize, records, schema
+from model import data
+
+MAX_FRAMES = 6
+MAX_TOKENS = 5
+
+
+def write_records(data_dir, split, videos):
+    """videos: list of (video_id, frames [n, FEATURE_DIM], questions list of dicts)."""
+    path = f"{data_dir}/{split}-00000-of-00001{schema.RECORD_FILE_SUFFIX}"
+    with tf.io.TFRecordWriter(path, options=schema.RECORD_COMPRESSION) as writer:
+        for video_id, frames, questions in videos:
+            example = records.build_video_example(
+                video_id, split, quantize.encode_frames(frames, "float32"), questions)
+            writer.write(example.SerializeToString())
+
+
+def question(question_id, label, token_ids, question_type="what"):
+    return {"question": f"question {question_id}", "question_id": question_id,
+            "question_type": question_type, "answer": "zebra" if label < 0 else f"answer {label}",
+            "label": label, "token_ids": token_ids}
+
+
+@pytest.fixture
+def tiny_data_dir(tmp_path):
+    rng = np.random.default_rng(0)
+    videos = [
+        ("7", rng.normal(size=(4, schema.FEATURE_DIM)),
+         [question("q1", 2, [3, 4]), question("q2", schema.OUT_OF_VOCABULARY_LABEL, [5, 6, 7, 8, 9, 10]),
+          question("q3", 0, [11], "count")]),
+        ("8", rng.normal(size=(MAX_FRAMES + 2, schema.FEATURE_DIM)), [question("q4", 1, [12, 13, 14])]),
+    ]
+    write_records(str(tmp_path), schema.TRAIN_SPLIT, videos)
+    return str(tmp_path), videos
+
+
+def collect(dataset):
+    return [element for element in dataset.unbatch().as_numpy_iterator()]
+
+
+def test_evaluation_keeps_every_question_padded_and_truncated(tiny_data_dir):
+    data_dir, videos = tiny_data_dir
+    dataset = data.make_dataset(data_dir, schema.TRAIN_SPLIT, "float32", MAX_FRAMES, MAX_TOKENS,
+                                batch_size=3, keep_metadata=True)
+    examples = collect(dataset)
+    assert [example[schema.QUESTION_ID_KEY] for example in examples] == [b"q1", b"q2", b"q3", b"q4"]
+    assert [example[schema.LABEL_KEY] for example in examples] == [2, -1, 0, 1]
+    assert [example[schema.NUM_FRAMES_KEY] for example in examples] == [4, 4, 4, MAX_FRAMES]
+    first = examples[0]
+    assert first[schema.FRAME_FEATURES_KEY].shape == (MAX_FRAMES, schema.FEATURE_DIM)
+    np.testing.assert_allclose(first[schema.FRAME_FEATURES_KEY][:4], videos[0][1], rtol=1e-6)
+    assert not first[schema.FRAME_FEATURES_KEY][4:].any()
+    np.testing.assert_array_equal(examples[1][schema.QUESTION_TOKEN_IDS_KEY], [5, 6, 7, 8, 9])
+    np.testing.assert_array_equal(examples[2][schema.QUESTION_TOKEN_IDS_KEY], [11, 0, 0, 0, 0])
+    np.testing.assert_allclose(examples[3][schema.FRAME_FEATURES_KEY], videos[1][1][:MAX_FRAMES], rtol=1e-6)
+    assert examples[2][schema.QUESTION_TYPE_KEY] == b"count"
+    assert examples[3][schema.VIDEO_ID_KEY] == b"8"
+
+
+def test_training_drops_unknown_answers_and_yields_model_inputs(tiny_data_dir):
+    data_dir, _ = tiny_data_dir
+    dataset = data.make_dataset(data_dir, schema.TRAIN_SPLIT, "float32", MAX_FRAMES, MAX_TOKENS,
+                                batch_size=1, training=True, shuffle_buffer=8, seed=0)
+    batches = list(dataset.as_numpy_iterator())
+    labels = sorted(int(label[0]) for _, label in batches)
+    assert labels == [0, 1, 2]
+    inputs, _ = batches[0]
+    assert set(inputs) == set(data.MODEL_INPUT_KEYS)
+    assert inputs[schema.QUESTION_TOKEN_IDS_KEY].dtype == np.int32
+    assert data.count_examples(data_dir, schema.TRAIN_SPLIT) == 4
+    assert data.count_examples(data_dir, schema.TRAIN_SPLIT, in_vocabulary_only=True) == 3
+
+
+def test_a_split_without_records_is_a_clear_error(tiny_data_dir):
+    data_dir, _ = tiny_data_dir
+    assert not data.has_records(data_dir, schema.TEST_SPLIT)
+    with pytest.raises(ValueError, match="no test records"):
+        data.make_dataset(data_dir, schema.TEST_SPLIT, "float32", MAX_FRAMES, MAX_TOKENS, batch_size=2)
+
+
+@pytest.mark.slow
+def test_pipeline_output_expands_to_every_question(pipeline_output):
+    manifest = manifest_lib.read_manifest(pipeline_output)
+    max_frames = manifest_lib.sampling_config(manifest).max_sampled_frames
+    max_tokens = manifest_lib.max_question_tokens(manifest)
+    dtype = manifest_lib.feature_dtype(manifest)
+    split = schema.VALIDATION_SPLIT
+    expected = {}
+    for serialized in records.read_records(schema.record_file_pattern(pipeline_output, split)):
+        video = records.parse_video_example_numpy(serialized, dtype)
+        for index, question_id in enumerate(video[schema.QUESTION_ID_KEY]):
+            expected[question_id] = (video[schema.FRAME_FEATURES_KEY],
+                                     video[schema.QUESTION_TOKEN_IDS_KEY][index],
+                                     video[schema.LABEL_KEY][index])
+    examples = collect(data.make_dataset(pipeline_output, split, dtype, max_frames, max_tokens,
+                                         batch_size=7, keep_metadata=True))
+    assert len(examples) == len(expected) == manifest[manifest_lib.MANIFEST_COUNTS][split]["questions"]
+    for example in examples:
+        frames, token_ids, label = expected[example[schema.QUESTION_ID_KEY].decode()]
+        count = example[schema.NUM_FRAMES_KEY]
+        assert count == len(frames)
+        np.testing.assert_array_equal(example[schema.FRAME_FEATURES_KEY][:count], frames)
+        np.testing.assert_array_equal(example[schema.QUESTION_TOKEN_IDS_KEY][:len(token_ids)], token_ids)
+        assert not example[schema.QUESTION_TOKEN_IDS_KEY][len(token_ids):].any()
+        assert example[schema.LABEL_KEY] == label
