@@ -16,6 +16,7 @@ import argparse
 import json
 import logging
 import sys
+import tempfile
 import time
 
 import apache_beam as beam
@@ -208,7 +209,10 @@ def run(argv=None):
     locate_video = paths.VideoLocator(args.video_dir, args.video_pattern, mapping)
 
     if dry_run:
+        # Nothing is read or written: the transform's temp dir is local so that
+        # building the job needs no access to the (possibly gs://) output dir.
         staging_dir = f"{output_dir}/{output.STAGING_PREFIX}dry-run"
+        transform_temp_dir = tempfile.mkdtemp(prefix="pipeline-dry-run-")
         config = None
     else:
         if not FileSystems.match([args.annotations])[0].metadata_list:
@@ -219,10 +223,11 @@ def run(argv=None):
         config = make_config(args, cnn_description)
         output.check_output_dir(output_dir, config, args.overwrite)
         staging_dir = output.new_staging_dir(output_dir)
+        transform_temp_dir = f"{staging_dir}/{output.TRANSFORM_TEMP_DIR}"
 
     started = time.time()
     pipeline = beam.Pipeline(runner=make_runner(options), options=options)
-    with tft_beam.Context(temp_dir=f"{staging_dir}/{output.TRANSFORM_TEMP_DIR}"):
+    with tft_beam.Context(temp_dir=transform_temp_dir):
         build_pipeline(pipeline, args, staging_dir, locate_video)
     result = pipeline.run()
     if dry_run:

@@ -32,8 +32,12 @@ RAW_FRAME_SUM = schema.TRANSFORM_INPUT_FRAME_SUM
 RAW_FRAME_SUM_SQUARES = schema.TRANSFORM_INPUT_FRAME_SUM_SQUARES
 RAW_FRAME_COUNT = schema.TRANSFORM_INPUT_FRAME_COUNT
 
-# A dimension whose standard deviation is below this (e.g. a dead ReLU channel)
-# is only centred, not scaled.
+# A dimension's standard deviation is floored at this fraction of the mean
+# standard deviation over all dimensions (and at MIN_STDDEV). Without the floor,
+# near-constant dimensions (common with untrained weights, and dead ReLU
+# channels) turn float16/uint8 storage noise into z-scores of 10^4 that swamp
+# the informative dimensions.
+RELATIVE_STDDEV_FLOOR = 0.1
 MIN_STDDEV = 1e-6
 
 
@@ -64,8 +68,8 @@ def _frame_statistics(inputs):
     mean = total / count
     variance = tf.maximum(total_squares / count - tf.square(mean), 0.0)
     stddev = tf.sqrt(variance)
-    stddev = tf.where(stddev < MIN_STDDEV, tf.ones_like(stddev), stddev)
-    return mean, stddev
+    floor = tf.maximum(RELATIVE_STDDEV_FLOOR * tf.reduce_mean(stddev), MIN_STDDEV)
+    return mean, tf.maximum(stddev, floor)
 
 
 def preprocessing_fn(inputs, max_question_tokens, answer_top_k):
