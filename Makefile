@@ -10,7 +10,7 @@ DEMO_SEED ?= $(shell date +%s)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: install test test-fast demo bench clean
+.PHONY: install test test-fast demo demo-answers bench clean
 
 install: $(INSTALLED)
 
@@ -26,8 +26,41 @@ test: $(INSTALLED)
 test-fast: $(INSTALLED)
 	$(PYTHON) -m pytest tests -m "not slow"
 
+# The demo: synthetic clips -> feature pipeline -> three trainings (lstm, mean,
+# none) -> evaluation -> answers about one test video -> the ablation table.
+# Offline: the CNN has seeded RANDOM weights (see README), small frames.
+DEMO_VIDEOS ?= 240
+DEMO_EPOCHS ?= 30
+DEMO_PIPELINE_FLAGS ?= --cnn_weights random --image_size 96 --frames_per_video 16 --feature_dtype float16
+DEMO_TRAIN_FLAGS ?= --epochs $(DEMO_EPOCHS) --batch_size 32 --verbose 2
+# The first test video and its questions (read after the data set is written).
+DEMO_TEST_ROWS = [r for r in json.load(open('$(DEMO_DIR)/data/test_qa.json')) if r['video_id'] == json.load(open('$(DEMO_DIR)/data/test_qa.json'))[0]['video_id']]
+DEMO_TEST_VIDEO = $(shell $(PYTHON) -c "import json; print($(DEMO_TEST_ROWS)[0]['video_id'])")
+DEMO_TEST_QUESTIONS = $(shell $(PYTHON) -c "import json, shlex; print(' '.join('--question ' + shlex.quote(r['question']) for r in $(DEMO_TEST_ROWS)))")
+
 demo: $(INSTALLED)
-	@echo "demo: see below"
+	rm -rf $(DEMO_DIR)
+	$(PYTHON) -m pipeline.synthetic --output_dir $(DEMO_DIR)/data --num_videos $(DEMO_VIDEOS) --seed $(DEMO_SEED)
+	$(PYTHON) -m pipeline.run --annotations '$(DEMO_DIR)/data/*_qa.json' --video_dir $(DEMO_DIR)/data/videos \
+	    --video_pattern 'video{video_id}.mp4' --output_dir $(DEMO_DIR)/records $(DEMO_PIPELINE_FLAGS)
+	for encoder in lstm mean none; do \
+	    $(PYTHON) -m model.train --data_dir $(DEMO_DIR)/records --model_dir $(DEMO_DIR)/model_$$encoder \
+	        --video_encoder $$encoder $(DEMO_TRAIN_FLAGS) && \
+	    $(PYTHON) -m model.evaluate --data_dir $(DEMO_DIR)/records --model_dir $(DEMO_DIR)/model_$$encoder \
+	        || exit 1; \
+	done
+	$(MAKE) --no-print-directory demo-answers DEMO_DIR=$(DEMO_DIR) DEMO_SEED=$(DEMO_SEED)
+
+# Separate target: make expands a whole recipe before running it, and these
+# $(shell ...) lines read the test questions, which exist only now.
+demo-answers: $(INSTALLED)
+	$(PYTHON) -m model.predict --model_dir $(DEMO_DIR)/model_lstm \
+	    --video $(DEMO_DIR)/data/videos/video$(DEMO_TEST_VIDEO).mp4 --top_k 3 $(DEMO_TEST_QUESTIONS)
+	@echo "expected answers: $$($(PYTHON) -c "import json; print('; '.join(r['answer'] for r in $(DEMO_TEST_ROWS)))")"
+	$(PYTHON) -m model.ablation --split test --question_groups $(DEMO_DIR)/data/question_groups.json \
+	    --model_dir lstm=$(DEMO_DIR)/model_lstm --model_dir mean=$(DEMO_DIR)/model_mean \
+	    --model_dir none=$(DEMO_DIR)/model_none --output $(DEMO_DIR)/ablation.md
+	@echo "demo seed $(DEMO_SEED); outputs in $(DEMO_DIR)/ (CNN weights were RANDOM: offline demo)"
 
 bench: $(INSTALLED)
 	$(PYTHON) -m benchmarks.run

@@ -5,7 +5,8 @@
 writes `D/videos/video<N>.mp4` (libx264, yuv420p) and `D/{train,val,test}_qa.json`,
 each a JSON list of {"question", "answer", "video_id", "id", "question_type"}
 with integer `video_id` (so `--video_pattern 'video{video_id}.mp4'` finds the
-file) and ids unique across the three files.
+file) and ids unique across the three files, plus `D/question_groups.json`
+naming which question types need the order of frames (for `model.ablation`).
 
 Each clip shows one temporal event (see `synthetic_scenes`) and gets three
 questions: one about the order of the event (question_type = the event kind,
@@ -38,6 +39,8 @@ ORDER_QUESTION_TYPES = scenes.EVENT_KINDS
 SINGLE_FRAME_QUESTION_TYPES = ("color", "count")
 VIDEO_FILE_PATTERN = "video{video_id}.mp4"
 VIDEOS_DIR = "videos"
+# {"order": [question types], "single_frame": [...]}: read by `model.ablation --question_groups`.
+QUESTION_GROUPS_FILE = "question_groups.json"
 QA_FILE_PATTERN = "{split}_qa.json"
 COUNT_WORDS = ("zero", "one", "two", "three")
 
@@ -165,6 +168,10 @@ def generate(output_dir, num_videos, seed, width=160, height=120, fps=24, second
                   encoding="utf-8") as qa_file:
             json.dump(rows, qa_file, indent=1)
             qa_file.write("\n")
+    with open(os.path.join(output_dir, QUESTION_GROUPS_FILE), "w", encoding="utf-8") as groups_file:
+        json.dump({"order": list(ORDER_QUESTION_TYPES), "single_frame": list(SINGLE_FRAME_QUESTION_TYPES)},
+                  groups_file, indent=1)
+        groups_file.write("\n")
     all_rows = [row for rows in questions.values() for row in rows]
     return {
         "output_dir": output_dir, "num_videos": num_videos, "seed": seed,

@@ -96,6 +96,10 @@ def test_annotation_layout(dataset):
     assert all(questions[split] for split in schema.SPLITS)
     assert summary["videos_per_split"] == {split: len(questions[split]) // 3 for split in schema.SPLITS}
     assert sum(summary["questions_per_type"].values()) == len(rows)
+    with open(os.path.join(output_dir, synthetic.QUESTION_GROUPS_FILE), encoding="utf-8") as groups_file:
+        groups = json.load(groups_file)
+    assert set(groups["order"]) | set(groups["single_frame"]) == {row["question_type"] for row in rows}
+    assert not set(groups["order"]) & set(groups["single_frame"])
 
 
 def test_twins_share_split_and_flip_order_answers(dataset):
