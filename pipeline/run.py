@@ -29,7 +29,7 @@ from apache_beam.options.pipeline_options import (DebugOptions, PipelineOptions,
 
 from features import cnn, quantize, sampling, schema
 from features import manifest as manifest_lib
-from pipeline import annotations, inference, output, paths, stages, transform
+from pipeline import annotations, inference, logs, output, paths, stages, transform
 
 DEFAULT_INFERENCE_BATCH_SIZE = 32
 
@@ -253,14 +253,8 @@ def run(argv=None):
     return manifest
 
 
-def configure_logging():
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    for noisy in ("apache_beam", "absl", "tensorflow", "tensorflow_transform"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 def main(argv=None):
-    configure_logging()
+    logs.configure_logging()
     try:
         run(argv)
     except ValueError as error:
