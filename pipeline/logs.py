@@ -14,11 +14,17 @@ import re
 WORKER_LOGGER = "apache_beam.runners.portability.local_job_service"
 NOISY_LOGGERS = ("apache_beam", "absl", "tensorflow", "tensorflow_transform")
 PROGRESS_MARKER = "progress:"
-# Warnings Beam's workers print on every run that say nothing about the data.
+# Warnings printed on every run that say nothing about the data: Beam's workers
+# on this platform; Beam's check for generators that also `return` (ours only
+# use a bare `return` to stop early); tf.Transform's hint about instance dicts
+# (we pass one small dict per video, not per frame: see pipeline/transform.py).
 HARMLESS_WARNINGS = (
     "Resource module is not available",
     "No semi_persistent_directory found",
     "Discarding unparseable args",
+    "Using yield and return in the process method",
+    "You are passing instance dicts and DatasetMetadata to TFT",
+    "You are outputting instance dicts from `TransformDataset`",
 )
 _MESSAGE_PATTERN = re.compile(r'message: "((?:[^"\\]|\\.)*)"')
 
