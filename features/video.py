@@ -8,6 +8,15 @@ and keeps only the selected frames, each rotated upright (display-matrix
 rotation) and resized as soon as it is decoded. So memory stays bounded by
 the sampled frames, whatever the clip's length or frame size.
 
+A container with several video streams is read from the stream marked
+default (else the first); `DecodedVideo` records which one and how many there
+were. A truncated file is refused, not read as a shorter clip: an MP4 whose
+boxes run past the end of the file or lack the 'moov' index, fewer frames
+than the container declares, or frames covering clearly less time than the
+duration a Matroska/WebM header declares (they declare no frame count).
+Formats that declare neither (MPEG-TS/PS, raw streams) cannot tell a cut
+file from a shorter one.
+
 Any problem raises `VideoDecodeError` whose message names the file and the
 reason; the pipeline turns it into an error record and moves on.
 """
@@ -70,6 +79,42 @@ def _open_container(path):
         raise VideoDecodeError(path, f"not a readable video container ({error})") from None
 
 
+def _diagnose_mp4(path):
+    """Why an MP4/MOV file FFmpeg could not use is broken, or None if it is not one / looks whole.
+
+    Walks the top-level boxes (4-byte size, 4-byte type): a box running past
+    the end of the file, or no 'moov' index, means the file was cut off.
+    """
+    try:
+        size = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+            offset, types = 0, []
+            while offset + 8 <= size:
+                handle.seek(offset)
+                header = handle.read(16)
+                box_size, box_type = int.from_bytes(header[:4], "big"), header[4:8]
+                if not types and box_type != b"ftyp":
+                    return None
+                name = box_type.decode("latin-1")
+                if box_size == 1 and len(header) >= 16:
+                    box_size = int.from_bytes(header[8:16], "big")
+                elif box_size == 0:
+                    box_size = size - offset
+                if box_size < 8:
+                    return f"corrupt MP4: box {name!r} at byte {offset} has an invalid size {box_size}"
+                types.append(box_type)
+                if offset + box_size > size:
+                    return (f"truncated: the MP4 box {name!r} at byte {offset} declares {box_size} bytes "
+                            f"but the file ends after {size - offset} of them (the file was cut off)")
+                offset += box_size
+    except (OSError, ValueError, IndexError):
+        return None
+    if types and b"moov" not in types:
+        return ("truncated or unfinished MP4: it has no 'moov' index box (the file was cut off "
+                "before it was written)")
+    return None
+
+
 def _choose_stream(path, container):
     streams = list(container.streams.video)
     if not streams:
@@ -98,13 +143,51 @@ def _frame_times(path, container, stream):
         raise VideoDecodeError(
             path, f"corrupt or truncated stream after {len(times)} packets ({error})") from None
     if not times:
+        declared_seconds = _declared_duration(stream)
+        if declared_seconds:
+            raise VideoDecodeError(path, f"truncated: the container declares {declared_seconds:.2f} s "
+                                         f"of video but holds no frames")
         raise VideoDecodeError(path, "the video stream holds no frames")
     declared = stream.frames
     if declared and len(times) < declared:
         raise VideoDecodeError(
             path, f"truncated: the container declares {declared} frames but only "
                   f"{len(times)} are present")
-    return sorted(times)
+    times = sorted(times)
+    declared_seconds = _declared_duration(stream)
+    gaps = sorted(later - earlier for earlier, later in zip(times, times[1:])) or [1.0 / rate]
+    typical_gap = gaps[len(gaps) // 2]  # Median: a GOP cut in the middle leaves a few long gaps.
+    shown_until = times[-1] + typical_gap
+    if declared_seconds and declared_seconds - shown_until > max(
+            TRUNCATION_TOLERANCE_SECONDS, TRUNCATION_TOLERANCE_FRACTION * declared_seconds,
+            TRUNCATION_TOLERANCE_FRAMES * typical_gap):
+        raise VideoDecodeError(
+            path, f"truncated: the container declares {declared_seconds:.2f} s of video but its "
+                  f"frames end at {shown_until:.2f} s")
+    return times
+
+
+# A stream whose frames end earlier than its declared duration by more than
+# all of these is truncated.
+TRUNCATION_TOLERANCE_SECONDS = 0.1
+TRUNCATION_TOLERANCE_FRACTION = 0.05
+TRUNCATION_TOLERANCE_FRAMES = 3
+
+
+def _declared_duration(stream):
+    """Seconds the video stream's header says it lasts (Matroska/WebM DURATION tag), else None.
+
+    Only a duration the muxer wrote is trusted: FFmpeg estimates the others
+    (from the bit rate or the last timestamps), which proves nothing.
+    """
+    tag = (stream.metadata or {}).get("DURATION")
+    if not tag:
+        return None
+    try:
+        hours, minutes, seconds = tag.split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return None
 
 
 def _upright_rgb(frame):
@@ -141,14 +224,22 @@ def _decode_selected(path, container, stream, selected, image_size):
 
 def decode_video(path, sampling_config, image_size):
     """Decode `path` and return a DecodedVideo of the sampled, resized frames."""
-    handle, container = _open_container(path)
     try:
-        stream, stream_count = _choose_stream(path, container)
-        stream_index = stream.index
-        all_times = _frame_times(path, container, stream)
-    finally:
-        container.close()
-        handle.close()
+        handle, container = _open_container(path)
+        try:
+            stream, stream_count = _choose_stream(path, container)
+            stream_index = stream.index
+            all_times = _frame_times(path, container, stream)
+        finally:
+            container.close()
+            handle.close()
+    except VideoDecodeError as error:
+        # A cut MP4 may open with a garbled index: its box structure tells what happened.
+        explained = error.reason.startswith(("file not found", "file is empty", "truncated"))
+        reason = None if explained else _diagnose_mp4(path)
+        if reason:
+            raise VideoDecodeError(path, reason) from None
+        raise
     selected = sampling.select_frame_indices(sampling_config, all_times)
     handle, container = _open_container(path)
     try:

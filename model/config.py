@@ -130,7 +130,17 @@ def check_model_dir(model_dir):
 def load_run_config(model_dir):
     """The RunConfig saved in model_dir (ValueError with a fix if there is none)."""
     check_model_dir(model_dir)
-    return RunConfig.from_dict(storage.read_json(config_path(model_dir)))
+    path = config_path(model_dir)
+    try:
+        values = storage.read_json(path)
+    except ValueError:
+        raise ValueError(f"{path} is not valid JSON (truncated or damaged): it describes the "
+                         f"trained model, so restore it from a copy, or train again into a new "
+                         f"--model_dir") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} holds a JSON {type(values).__name__}, not a configuration: "
+                         f"restore it from a copy, or train again into a new --model_dir")
+    return RunConfig.from_dict(values)
 
 
 def save_run_config(model_dir, run_config):

@@ -43,9 +43,35 @@ def read_export_manifest(model_dir):
                                f"`python -m model.export --model_dir {model_dir} --data_dir OUT`")
         try:
             contents.append(storage.read_json(path))
-        except ValueError as error:
-            raise PredictError(str(error)) from None
-    return (export_dir, *contents)
+        except ValueError as error:  # Not JSON, or not even text (UnicodeDecodeError).
+            message = str(error) if path in str(error) else f"{path} is not valid JSON ({error})"
+            raise PredictError(f"{message}; export again with `python -m model.export --model_dir "
+                               f"{model_dir} --data_dir OUT`") from None
+    manifest, export_config = contents
+    _check_export_files(model_dir, extra_dir, manifest, export_config)
+    return export_dir, manifest, export_config
+
+
+def _check_export_files(model_dir, extra_dir, manifest, export_config):
+    """Refuse an export written by another toolkit version or with missing settings."""
+    from features import manifest as manifest_lib
+    from features import schema
+    reexport = (f"re-run `python -m pipeline.run`, `python -m model.train` and `python -m model.export "
+                f"--model_dir {model_dir} --data_dir OUT` with this version")
+    manifest_path = storage.join(extra_dir, storage.EXPORT_MANIFEST_FILE)
+    version = manifest.get(manifest_lib.MANIFEST_SCHEMA_VERSION) if isinstance(manifest, dict) else None
+    if version != schema.SCHEMA_VERSION:
+        raise PredictError(f"{manifest_path} has record schema version {version!r} but this toolkit "
+                           f"reads version {schema.SCHEMA_VERSION}: the model was made by another "
+                           f"version; {reexport}")
+    try:
+        int(manifest_lib.cnn_config(manifest)["image_size"])
+        manifest_lib.sampling_config(manifest)
+        int(export_config["export"]["top_k"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise PredictError(f"{extra_dir} lacks a setting the export needs ({type(error).__name__}: "
+                           f"{error}); export again with `python -m model.export --model_dir "
+                           f"{model_dir} --data_dir OUT`") from None
 
 
 def decode(video_path, manifest):
@@ -59,6 +85,28 @@ def decode(video_path, manifest):
         raise PredictError(f"cannot use video {error.path}: {error.reason}") from None
     except Exception as error:  # PyAV/FFmpeg failures not classified by decode_video.
         raise PredictError(f"cannot use video {video_path}: {type(error).__name__}: {error}") from None
+
+
+def load_signature(model_dir, export_dir, name="serving_frames"):
+    """(loaded SavedModel, its `name` signature); PredictError if the export is damaged or not ours.
+
+    `tf.saved_model.load` reads the graph and the variables only: it runs no
+    Python code from the directory (no pickles, no Keras `load_model`). Keep
+    the loaded object while calling the signature: it owns the variables.
+    """
+    import tensorflow as tf
+    fix = f"export again with `python -m model.export --model_dir {model_dir} --data_dir OUT`"
+    try:
+        loaded = tf.saved_model.load(export_dir)
+    except Exception as error:  # Protobuf, OpError, OSError ...: all mean an unusable export.
+        message = (str(error).strip().splitlines() or [""])[0][:300]
+        raise PredictError(f"cannot load the SavedModel in {export_dir} ({type(error).__name__}: "
+                           f"{message}); it is damaged or incomplete: {fix}") from None
+    if name not in loaded.signatures:
+        raise PredictError(f"the SavedModel in {export_dir} has no {name!r} signature (it has: "
+                           f"{', '.join(sorted(loaded.signatures)) or 'none'}); it was not written "
+                           f"by `python -m model.export`: {fix}")
+    return loaded, loaded.signatures[name]
 
 
 def predict(model_dir, video_path, questions, top_k=DEFAULT_TOP_K):
@@ -75,9 +123,8 @@ def predict(model_dir, video_path, questions, top_k=DEFAULT_TOP_K):
               file=sys.stderr)
         top_k = exported_top_k
     decoded = decode(video_path, manifest)
+    loaded, signature = load_signature(model_dir, export_dir)  # `loaded` owns the variables.
     import tensorflow as tf
-    loaded = tf.saved_model.load(export_dir)
-    signature = loaded.signatures["serving_frames"]
     outputs = signature(frames=tf.constant(decoded.frames), question=tf.constant(list(questions)))
     answers, probabilities = outputs["answers"].numpy(), outputs["probabilities"].numpy()
     return [(question, [(answer.decode("utf-8"), float(probability))

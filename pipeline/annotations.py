@@ -11,6 +11,11 @@ question_type (optional). The split comes from the file name
 (`train_*`, `val_*`, `test_*`), else the row's `split`, else a stable hash of
 video_id (80/10/10), so a video never lands in two splits by accident.
 
+Text must be valid UTF-8: a row holding undecodable bytes or a lone surrogate
+(a broken \\u escape) is rejected with the key and position; the file's other
+rows are still read. A file that is not valid JSON is rejected whole, with the
+line and column of the problem.
+
 A row becomes a dict of str (see ROW_* keys). A rejected row or file becomes an
 error dict (see `error_record`). Nothing here touches Beam or videos.
 """
@@ -47,10 +52,38 @@ KIND_FILE = "file"
 
 def error_record(kind, stage, reason, source, row=None):
     """One line of errors/*.jsonl."""
-    record = {"kind": kind, "stage": stage, "reason": reason, "source": source}
+    record = {"kind": kind, "stage": stage, "reason": reason, "source": _printable(source)}
     if row is not None:
-        record["input"] = row
+        record["input"] = _printable(row)
     return record
+
+
+def _printable(value):
+    """`value` with text that is not valid Unicode shown as escapes (\\xe9, \\ud83d), so it can be written."""
+    if isinstance(value, str):
+        try:  # Undecodable bytes (kept by 'surrogateescape') back as \xNN.
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # Lone surrogates from \u escapes.
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_printable(key): _printable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_printable(item) for item in value]
+    return value
+
+
+def _invalid_text(key, value):
+    """Why `value` is not valid Unicode text (undecodable bytes, lone surrogates), or None."""
+    try:
+        value.encode("utf-8")
+        return None
+    except UnicodeEncodeError as error:
+        character = ord(value[error.start])
+        if 0xDC80 <= character <= 0xDCFF:  # An undecodable byte, kept by 'surrogateescape'.
+            return (f"{key} is not valid UTF-8 (byte 0x{character - 0xDC00:02x} at character "
+                    f"{error.start})")
+        return (f"{key} holds a lone surrogate \\u{character:04x} at character {error.start} "
+                f"(half of a UTF-16 pair): not valid Unicode text")
 
 
 def split_from_file_name(path):
@@ -73,10 +106,8 @@ def split_from_hash(video_id):
 
 
 def _decode(path, data):
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"not valid UTF-8 at byte {error.start}") from None
+    """UTF-8 text; undecodable bytes survive as lone surrogates and reject only their row."""
+    return data.decode("utf-8-sig", errors="surrogateescape")
 
 
 def _raw_rows(path, data):
@@ -100,7 +131,7 @@ def _raw_rows(path, data):
                 continue
             source = f"{path}:line {number}"
             try:
-                yield source, json.loads(line.decode("utf-8")), None
+                yield source, json.loads(line.decode("utf-8-sig" if number == 1 else "utf-8")), None
             except UnicodeDecodeError as error:
                 yield source, None, f"not valid UTF-8 at byte {error.start} of the line"
             except json.JSONDecodeError as error:
@@ -128,6 +159,10 @@ def _check_row(raw):
     row[ROW_QUESTION_ID] = "" if question_id is None else str(question_id)
     row[ROW_QUESTION_TYPE] = str(raw.get("question_type") or "")
     row[ROW_SPLIT] = str(raw.get("split") or "")
+    for key, value in row.items():
+        reason = _invalid_text(key, value)
+        if reason:
+            return None, reason
     return row, None
 
 

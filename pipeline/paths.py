@@ -63,6 +63,8 @@ class VideoLocator:
 
     def join_safely(self, relative):
         """video_dir/relative, refusing anything that would leave video_dir."""
+        if any(ord(character) < 32 for character in relative):
+            raise ValueError(f"video path {relative!r} contains control characters (e.g. a NUL byte)")
         if relative.startswith(("/", "\\")) or "://" in relative or (len(relative) > 1 and relative[1] == ":"):
             raise ValueError(f"video path {relative!r} is absolute; it must be relative to --video_dir")
         normalized = posixpath.normpath(relative.replace("\\", "/"))

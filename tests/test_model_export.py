@@ -174,7 +174,7 @@ def test_predict_refuses_undecodable_videos_and_missing_exports(exported, synthe
     broken.write_bytes(open(path, "rb").read()[:2000])
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
-    cases = ((["--model_dir", exported, "--video", str(broken)], ("broken.mp4", "not a readable video")),
+    cases = ((["--model_dir", exported, "--video", str(broken)], ("broken.mp4", "truncated")),
              (["--model_dir", exported, "--video", str(empty)], ("empty.mp4", "empty")),
              (["--model_dir", str(tmp_path / "nomodel"), "--video", path], ("nomodel", "does not exist")),
              (["--model_dir", str(tmp_path), "--video", path], ("holds no SavedModel", "model.export")))
