@@ -102,7 +102,11 @@ def build_cnn(weights, image_size):
     if kind == RANDOM_WEIGHTS:
         _initialize_random(model, value)
     elif kind == "file":
-        model.load_weights(_local_copy(value))
+        try:
+            model.load_weights(_local_copy(value))
+        except (OSError, ValueError) as error:
+            raise ValueError(f"--cnn_weights {value!r} is not a Keras weights file for InceptionV3 "
+                             f"without its top ({type(error).__name__}: {error})") from None
     model.trainable = False
     return model
 

@@ -5,7 +5,7 @@ preprocessing function) and by the exported serving signatures, so a question
 is tokenised identically at training and at serving time:
 
   lower-case (Unicode aware) -> every run of characters that is not a letter,
-  digit or apostrophe becomes one space -> strip -> split on spaces.
+  combining mark, digit or apostrophe becomes one space -> strip -> split on spaces.
 
 Answers get the same normalisation and are re-joined with single spaces, so
 "Loading", " loading " and "LOADING!" are one answer.
@@ -15,7 +15,9 @@ import tensorflow as tf
 
 from features import schema
 
-_SEPARATOR_PATTERN = r"[^\p{L}\p{N}']+"
+# Letters, combining marks (Devanagari vowel signs, decomposed accents), digits
+# and apostrophes make words; everything else separates them.
+_SEPARATOR_PATTERN = r"[^\p{L}\p{M}\p{N}']+"
 
 
 def normalize(text):

@@ -57,7 +57,7 @@ def verify_backup(backup_dir):
         reader = tf.train.load_checkpoint(prefix)
         for name in reader.get_variable_to_shape_map():
             reader.get_tensor(name)  # Reading checks every tensor's CRC.
-    except (tf.errors.OpError, ValueError) as error:
+    except (tf.errors.OpError, ValueError, IndexError) as error:  # IndexError: a data file cut short.
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"the backup checkpoint {prefix} is corrupted or partial "
                               f"({message}); {fix}") from None
