@@ -29,7 +29,7 @@ test-fast: $(INSTALLED)
 # The demo: synthetic clips -> feature pipeline -> three trainings (lstm, mean,
 # none) -> evaluation -> answers about one test video -> the ablation table.
 # Offline: the CNN has seeded RANDOM weights (see README), small frames.
-DEMO_VIDEOS ?= 240
+DEMO_VIDEOS ?= 400
 DEMO_EPOCHS ?= 30
 DEMO_PIPELINE_FLAGS ?= --cnn_weights random --image_size 96 --frames_per_video 16 --feature_dtype float16
 DEMO_TRAIN_FLAGS ?= --epochs $(DEMO_EPOCHS) --batch_size 32 --verbose 2
