@@ -119,14 +119,28 @@ def weights_checksum(model):
     return digest.hexdigest()
 
 
+def _resize(frames, image_size):
+    resized = tf.image.resize(tf.cast(frames, tf.float32), (image_size, image_size),
+                              method="bilinear", antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+
+
+# The same ops as one graph call: decoding resizes every sampled frame eagerly,
+# and six eager op dispatches per frame cost about a third of the whole
+# (benchmarks/decode_cost.py). Results are identical: the same kernels run. One
+# function per rank, so that after the first size a trace serves every size.
+_resize_graph_by_rank = {3: tf.function(_resize, reduce_retracing=True),
+                         4: tf.function(_resize, reduce_retracing=True)}
+
+
 def resize_frames(frames, image_size):
     """uint8 [..., H, W, 3] -> uint8 [..., size, size, 3]: bilinear with antialiasing, rounded."""
     frames = tf.convert_to_tensor(frames)
     if frames.shape[-3] == image_size and frames.shape[-2] == image_size:
         return tf.cast(frames, tf.uint8)
-    resized = tf.image.resize(tf.cast(frames, tf.float32), (image_size, image_size),
-                              method="bilinear", antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+    if tf.executing_eagerly() and frames.shape.rank in _resize_graph_by_rank:
+        return _resize_graph_by_rank[frames.shape.rank](frames, image_size)
+    return _resize(frames, image_size)
 
 
 def preprocess(frames):
