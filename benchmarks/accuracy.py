@@ -8,7 +8,8 @@ question of the split counted) for each model in one process.
 """
 
 import argparse
-import json
+
+from benchmarks import commands
 
 
 def measure(models, split):
@@ -34,8 +35,7 @@ def run(argv=None):
     parser.add_argument("--split", default="test")
     args = parser.parse_args(argv)
     result = measure(args.model, args.split)
-    with open(args.json_out, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=1)
+    commands.write_result(args.json_out, result)
     return result
 
 

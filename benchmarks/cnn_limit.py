@@ -19,8 +19,9 @@ the values of its weights or inputs.
 """
 
 import argparse
-import json
 import time
+
+from benchmarks import commands
 
 
 def _timed_loop(function, seconds, frames_per_call, min_calls=2):
@@ -86,8 +87,7 @@ def run(argv=None):
     args = parser.parse_args(argv)
     result = measure(args.image_size, args.batch_size, args.seconds, args.per_frame_seconds,
                      args.projection_image_size or None)
-    with open(args.json_out, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=1)
+    commands.write_result(args.json_out, result)
     return result
 
 

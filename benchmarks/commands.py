@@ -5,6 +5,7 @@ repository on PYTHONPATH and TensorFlow's C++ logging quiet. Nothing here
 runs anything: `benchmarks.procs.run_measured` does.
 """
 
+import json
 import os
 import sys
 
@@ -75,3 +76,10 @@ def predict(model_dir, video, questions):
 def child(benchmark_module, json_out, *args):
     """`python -m benchmarks.<module> --json_out FILE args...`: one measurement in a fresh process."""
     return module(f"benchmarks.{benchmark_module}", "--json_out", json_out, *args)
+
+
+def write_result(json_out, result):
+    """What a child measurement (`child(...)`) hands back: its result dict as JSON."""
+    with open(json_out, "w", encoding="utf-8") as handle:
+        json.dump(result, handle, indent=1)
+    return result

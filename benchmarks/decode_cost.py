@@ -11,8 +11,9 @@ size, so decoding and resizing can be told apart.
 
 import argparse
 import glob
-import json
 import time
+
+from benchmarks import commands
 
 
 def measure(video_glob, image_size, frames_per_video, max_videos, projection_image_size=None):
@@ -67,8 +68,7 @@ def run(argv=None):
     args = parser.parse_args(argv)
     result = measure(args.video_glob, args.image_size, args.frames_per_video, args.max_videos,
                      args.projection_image_size or None)
-    with open(args.json_out, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=1)
+    commands.write_result(args.json_out, result)
     return result
 
 

@@ -17,9 +17,10 @@ epoch (train questions // batch size).
 """
 
 import argparse
-import json
 import os
 import time
+
+from benchmarks import commands
 
 
 def _train_questions(data_dir, feature_dtype):
@@ -132,8 +133,7 @@ def run(argv=None):
     parser.add_argument("--steps", type=int, default=3, help="timed training steps")
     args = parser.parse_args(argv)
     result = measure(args.data_dir, args.video_dir, args.batch_size, args.steps)
-    with open(args.json_out, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=1)
+    commands.write_result(args.json_out, result)
     return result
 
 

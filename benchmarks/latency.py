@@ -17,9 +17,10 @@ disturbed by other jobs on a shared machine), medians are kept beside.
 """
 
 import argparse
-import json
 import statistics
 import time
+
+from benchmarks import commands
 
 DEFAULT_QUESTIONS = ("what is happening to the square?", "what color is the square?",
                      "how many circles are there?", "is the ball appearing or disappearing?",
@@ -97,8 +98,7 @@ def run(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     result = measure(args.model_dir, args.video, args.question or DEFAULT_QUESTIONS, args.repeats)
-    with open(args.json_out, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=1)
+    commands.write_result(args.json_out, result)
     return result
 
 

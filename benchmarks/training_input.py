@@ -23,9 +23,10 @@ train split parsed before the first step).
 """
 
 import argparse
-import json
 import statistics
 import time
+
+from benchmarks import commands
 
 
 def _epoch_timer():
@@ -152,8 +153,7 @@ def run(argv=None):
     parser.add_argument("--rounds", type=int, default=6, help="alternating fits per side")
     args = parser.parse_args(argv)
     result = measure(args.data_dir, args.batch_size, args.steps, args.epochs, args.rounds)
-    with open(args.json_out, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=1)
+    commands.write_result(args.json_out, result)
     return result
 
 
