@@ -6,7 +6,8 @@
   serving_frames(frames [T, H, W, 3] uint8, question [Q] string)
       the sampled frames of one video: resized (`features.cnn.resize_frames`) and
       embedded by the same frozen CNN as the pipeline (`features.cnn.FrozenCnn`
-      with the manifest's weights, checked against its sha256), in chunks
+      with the manifest's weights, checked against its sha256), in chunks of at
+      most CNN_CHUNK_FRAMES frames (a 16-frame clip costs 16 frames of CNN work)
 
 Both tokenise the questions with the pipeline's tf.Transform graph and return
 `answers` [B, K] (strings, best first) and `probabilities` [B, K] float32,
@@ -40,7 +41,7 @@ INPUT_FRAMES = "frames"
 OUTPUT_ANSWERS = "answers"
 OUTPUT_PROBABILITIES = "probabilities"
 DEFAULT_TOP_K = 10
-CNN_CHUNK_FRAMES = 32  # Frames per CNN call inside serving_frames: bounds memory on long clips.
+CNN_CHUNK_FRAMES = 32  # Most frames per CNN call inside serving_frames: bounds memory on long clips.
 
 
 class _Untracked:
@@ -106,13 +107,13 @@ class ServingModule(tf.Module):
                           lambda: cnn_lib.resize_frames(frames, self.image_size))
         resized = tf.ensure_shape(resized, [None, self.image_size, self.image_size, 3])
         count = tf.shape(resized)[0]
-        padded_count = (count + CNN_CHUNK_FRAMES - 1) // CNN_CHUNK_FRAMES * CNN_CHUNK_FRAMES
-        padded = tf.pad(resized, [[0, padded_count - count], [0, 0], [0, 0], [0, 0]])
-        chunks = tf.reshape(padded, [-1, CNN_CHUNK_FRAMES, self.image_size, self.image_size, 3])
-        features = tf.map_fn(
-            lambda chunk: self._cnn_model.value(cnn_lib.preprocess(chunk), training=False),
-            chunks, fn_output_signature=tf.TensorSpec([CNN_CHUNK_FRAMES, schema.FEATURE_DIM], tf.float32))
-        return tf.reshape(features, [-1, schema.FEATURE_DIM])[:count]
+        chunks = tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False,
+                                element_shape=tf.TensorShape([None, schema.FEATURE_DIM]))
+        for start in tf.range(0, count, CNN_CHUNK_FRAMES):  # The last chunk is not padded.
+            chunk = resized[start:start + CNN_CHUNK_FRAMES]
+            chunks = chunks.write(chunks.size(), tf.cast(
+                self._cnn_model.value(cnn_lib.preprocess(chunk), training=False), tf.float32))
+        return tf.reshape(chunks.concat(), [count, schema.FEATURE_DIM])
 
     @tf.function(input_signature=[
         tf.TensorSpec([None, None, None, 3], tf.uint8, name=INPUT_FRAMES),

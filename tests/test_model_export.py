@@ -112,6 +112,26 @@ def test_raw_frames_signature_agrees_with_the_features_path(loaded, info, synthe
     assert resized[export.OUTPUT_ANSWERS].shape == (count, 4)
 
 
+def test_raw_frames_longer_than_one_cnn_chunk_agree_with_the_features_path(
+        loaded, info, synthetic_dataset, test_videos):
+    """A clip of 1.5 CNN chunks: full chunk plus an unpadded rest, same answers as its features."""
+    video_id = test_videos[1][schema.VIDEO_ID_KEY]
+    path = os.path.join(synthetic_dataset, "videos", f"video{video_id}.mp4")
+    decoded = video.decode_video(path, manifest_lib.sampling_config(info.manifest), info.signature.image_size)
+    count = export.CNN_CHUNK_FRAMES + export.CNN_CHUNK_FRAMES // 2
+    frames = np.resize(decoded.frames, (count, *decoded.frames.shape[1:]))
+    frames[:, 0, 0, :] = np.arange(count, dtype=np.uint8)[:, np.newaxis]  # No two frames alike.
+    features = export.build_frozen_cnn(info.manifest).embed(frames)
+    questions = tf.constant(QUESTIONS[:2])
+    from_frames = loaded.signatures[export.SIGNATURE_FRAMES](frames=tf.constant(frames), question=questions)
+    from_features = loaded.signatures[export.SIGNATURE_FEATURES](
+        question=questions, frame_features=tf.constant(np.repeat(features[np.newaxis], 2, axis=0)),
+        frame_count=tf.fill([2], count))
+    assert (from_frames[export.OUTPUT_ANSWERS].numpy() == from_features[export.OUTPUT_ANSWERS].numpy()).all()
+    np.testing.assert_allclose(from_frames[export.OUTPUT_PROBABILITIES].numpy(),
+                               from_features[export.OUTPUT_PROBABILITIES].numpy(), rtol=1e-4, atol=1e-5)
+
+
 def test_saved_model_loads_without_our_code_and_lists_its_signatures(exported, test_videos):
     export_dir = os.path.join(exported, storage.EXPORT_DIR)
     script = textwrap.dedent(f"""
