@@ -5,8 +5,9 @@ uint8 RGB [n, size, size, 3] plus what was learnt about the clip. It reads
 the file twice: first the packets only (cheap, no decoding) to learn the
 presentation time of every frame actually present, then it decodes in order
 and keeps only the selected frames, each rotated upright (display-matrix
-rotation) and resized as soon as it is decoded. So memory stays bounded by
-the sampled frames, whatever the clip's length or frame size.
+rotation); they are resized together, in groups of at most
+`RESIZE_BATCH_BYTES` at native size. So memory stays bounded by the sampled
+frames, whatever the clip's length or frame size.
 
 A container with several video streams is read from the stream marked
 default (else the first); `DecodedVideo` records which one and how many there
@@ -190,36 +191,59 @@ def _declared_duration(stream):
         return None
 
 
-def _upright_rgb(frame):
-    """Decoded frame -> uint8 RGB at native size, rotated by its display matrix."""
-    rgb = frame.to_ndarray(format="rgb24")
+def _upright_rgb(frame, reformatter):
+    """Decoded frame -> uint8 RGB at native size, rotated by its display matrix.
+
+    One `VideoReformatter` per clip keeps its colour-conversion context;
+    `frame.to_ndarray(format=...)` would build one for every frame (3x slower).
+    """
+    rgb = reformatter.reformat(frame, format="rgb24").to_ndarray()
     rotation = int(round((frame.rotation or 0) / 90.0)) % 4
     if rotation:
         rgb = np.ascontiguousarray(np.rot90(rgb, rotation))
     return rgb, rotation * 90
 
 
+# Sampled frames wait at their native size until this many bytes are pending,
+# then are resized in one call (a call per frame costs twice as much per frame:
+# benchmarks/decode_cost.py). 64 MiB is ten 1080p frames.
+RESIZE_BATCH_BYTES = 64 * 2**20
+
+
 def _decode_selected(path, container, stream, selected, image_size):
     wanted = set(selected)
     last_wanted = selected[-1]
-    frames, rotation, ordinal = [], 0, -1
+    resized, pending, rotation, ordinal = [], [], 0, -1
+    reformatter = av.video.reformatter.VideoReformatter()
+
+    def resize_pending():
+        if pending:
+            resized.append(cnn.resize_frames(np.stack(pending), image_size).numpy())
+            pending.clear()
+
     stream.thread_type = "AUTO"
     try:
         for frame in container.decode(stream):
             ordinal += 1
             if ordinal in wanted:
-                rgb, rotation = _upright_rgb(frame)
-                frames.append(cnn.resize_frames(rgb, image_size).numpy())
+                rgb, rotation = _upright_rgb(frame, reformatter)
+                if pending and pending[0].shape != rgb.shape:
+                    resize_pending()  # The stream changed its frame size.
+                pending.append(rgb)
+                if len(pending) * rgb.nbytes >= RESIZE_BATCH_BYTES:
+                    resize_pending()
             if ordinal >= last_wanted:
                 break
     except av.FFmpegError as error:
         raise VideoDecodeError(
             path, f"corrupt or truncated stream: decoding failed after frame {ordinal} ({error})") from None
+    resize_pending()
+    frames = np.concatenate(resized) if resized else np.zeros((0, image_size, image_size, 3), np.uint8)
     if len(frames) != len(selected):
         raise VideoDecodeError(
             path, f"truncated: the stream decoded to {ordinal + 1} frames but its "
                   f"packets announced at least {last_wanted + 1}")
-    return np.stack(frames), rotation
+    return frames, rotation
 
 
 def decode_video(path, sampling_config, image_size):

@@ -38,7 +38,7 @@ def test_a_long_clip_is_decoded_in_bounded_memory_keeping_only_sampled_frames(tm
     video.decode_video(path, EIGHT, IMAGE_SIZE)  # Warm up TensorFlow's resize kernels.
     converted = []
     original = video._upright_rgb
-    monkeypatch.setattr(video, "_upright_rgb", lambda frame: converted.append(frame.pts) or original(frame))
+    monkeypatch.setattr(video, "_upright_rgb", lambda frame, *rest: converted.append(frame.pts) or original(frame, *rest))
     try:
         reset_peak_rss()
         before = peak_rss_kilobytes()
