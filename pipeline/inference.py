@@ -6,44 +6,59 @@ from `features.cnn` directly. RunInference loads it once per worker process
 (`shared.Shared`) and shares it across that process's threads; `large_model`
 switches to one model server process per machine.
 
-Elements are `(key, frame)` pairs, frame uint8 [size, size, 3]; frames of many
-videos are batched together (bounded by `batch_size`, unlike RunInference's
-unbounded default) and each yields `(key, features)` with float32 [2048].
+Elements are `(key, frames)` pairs, frames uint8 [T, size, size, 3]: all
+sampled frames of one video. RunInference batches whole videos, weighing
+each by its frame count, up to `batch_size` frames per batch (a longer video
+makes a batch of its own); the batch's frames go through the CNN in calls of
+at most `batch_size` frames, and each video yields `(key, features)` with
+float32 [T, 2048]. A video's frames therefore stay together from decoding to
+the record: nothing is regrouped (no shuffle of features) after the CNN.
 """
 
 import numpy as np
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler
 
-from features import cnn
+from features import cnn, schema
 from pipeline import progress
 
 
+def frames_in_keyed_element(element):
+    """The batching weight of a `(key, frames)` element: its frame count (at least 1)."""
+    return max(1, len(element[1]))
+
+
 class FrozenCnnModelHandler(ModelHandler):
-    """Loads `features.cnn.FrozenCnn`; one batched call per batch of frames."""
+    """Loads `features.cnn.FrozenCnn`; embeds a batch of videos' frames in batched calls."""
 
     def __init__(self, weights, image_size, batch_size, large_model=False):
         if batch_size <= 0:
             raise ValueError(f"--inference_batch_size must be positive, got {batch_size}")
         super().__init__(min_batch_size=batch_size, max_batch_size=batch_size,
-                         large_model=large_model)
+                         element_size_fn=frames_in_keyed_element, large_model=large_model)
         self.weights = weights
         self.image_size = image_size
+        self.batch_size = batch_size
 
     def load_model(self):
         return cnn.FrozenCnn(self.weights, self.image_size)
 
     def run_inference(self, batch, model, inference_args=None):
-        features = model.embed(np.stack(batch))
-        progress.add(progress.FRAMES_EMBEDDED, len(batch))
-        return list(features)
+        counts = [len(frames) for frames in batch]
+        if not sum(counts):
+            return [np.zeros((0, schema.FEATURE_DIM), np.float32) for _ in batch]
+        frames = np.concatenate(batch)
+        features = np.concatenate([model.embed(frames[start:start + self.batch_size])
+                                   for start in range(0, len(frames), self.batch_size)])
+        progress.add(progress.FRAMES_EMBEDDED, len(frames))
+        return np.split(features, np.cumsum(counts)[:-1])
 
     def get_num_bytes(self, batch):
-        return sum(frame.nbytes for frame in batch)
+        return sum(frames.nbytes for frames in batch)
 
     def get_metrics_namespace(self):
         return "FrozenInceptionV3"
 
 
 def keyed_frozen_cnn_handler(weights, image_size, batch_size, large_model=False):
-    """Handler for `(key, frame)` elements, keeping the key with each result."""
+    """Handler for `(key, frames)` elements, keeping the key with each video's features."""
     return KeyedModelHandler(FrozenCnnModelHandler(weights, image_size, batch_size, large_model))

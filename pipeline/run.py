@@ -6,8 +6,8 @@
         [--feature_dtype float16] [--answer_top_k 1000] [Beam options: --runner, ...]
 
 Reads annotations, decodes every distinct video once, embeds sampled frames
-with the frozen InceptionV3 through RunInference (frames of many videos share
-a batch), regroups them per video, learns vocabularies and feature statistics
+with the frozen InceptionV3 through RunInference (several videos share a
+batch; decoding runs ahead on background threads), learns vocabularies and feature statistics
 on the train split with tf.Transform, and writes GZIP TFRecord shards per
 split, `transform_fn/`, `errors/` and `manifest.json` (see README).
 """
@@ -32,6 +32,7 @@ from features import manifest as manifest_lib
 from pipeline import annotations, inference, logs, output, paths, stages, transform
 
 DEFAULT_INFERENCE_BATCH_SIZE = 32
+DEFAULT_DECODE_THREADS = 1
 
 
 def build_argument_parser():
@@ -61,7 +62,10 @@ def build_argument_parser():
     parser.add_argument("--max_question_tokens", type=int, default=schema.DEFAULT_MAX_QUESTION_TOKENS,
                         help="longer questions are truncated (and counted)")
     parser.add_argument("--inference_batch_size", type=int, default=DEFAULT_INFERENCE_BATCH_SIZE,
-                        help="frames per CNN call (bounded; frames of many videos share a batch)")
+                        help="frames per CNN call (whole videos share a batch up to this many frames)")
+    parser.add_argument("--decode_threads", type=int, default=DEFAULT_DECODE_THREADS,
+                        help="background threads per worker decoding the next videos while the CNN "
+                             "embeds the previous ones (0: decode inline)")
     parser.add_argument("--large_model", action="store_true",
                         help="one CNN per machine shared by all worker processes (saves memory)")
     parser.add_argument("--overwrite", action="store_true",
@@ -95,6 +99,8 @@ def validate_arguments(args):
     for name in ("answer_top_k", "max_question_tokens", "inference_batch_size"):
         if getattr(args, name) <= 0:
             raise ValueError(f"--{name} must be positive, got {getattr(args, name)}")
+    if args.decode_threads < 0:
+        raise ValueError(f"--decode_threads must be 0 or more, got {args.decode_threads}")
     if args.fps and args.frames_per_video != schema.DEFAULT_FRAMES_PER_VIDEO:
         raise ValueError("give either --frames_per_video or --fps/--max_frames, not both")
 
@@ -137,14 +143,12 @@ def build_pipeline(pipeline, args, staging_dir, locate_video):
              | "AssignSplits" >> beam.FlatMap(stages.make_video_task).with_outputs(
                  stages.ERRORS, main="tasks"))
     decoded = (tasks.tasks
-               | "DecodeVideos" >> beam.ParDo(stages.DecodeVideos(sampling_config, args.image_size))
-               .with_outputs(stages.ERRORS, stages.INFO, main="frames"))
-    embedded = (decoded.frames
-                | "RunInference" >> RunInference(inference.keyed_frozen_cnn_handler(
-                    args.cnn_weights, args.image_size, args.inference_batch_size, args.large_model))
-                | "KeyFeaturesByVideo" >> beam.Map(stages.key_features_by_video))
-    assembled = ({stages.INFO: decoded[stages.INFO], "features": embedded}
-                 | "RegroupFramesByVideo" >> beam.CoGroupByKey()
+               | "DecodeVideos" >> beam.ParDo(stages.DecodeVideos(
+                   sampling_config, args.image_size, args.decode_threads))
+               .with_outputs(stages.ERRORS, main="videos"))
+    assembled = (decoded.videos
+                 | "RunInference" >> RunInference(inference.keyed_frozen_cnn_handler(
+                     args.cnn_weights, args.image_size, args.inference_batch_size, args.large_model))
                  | "AssembleVideos" >> beam.FlatMap(stages.assemble_video, args.feature_dtype)
                  .with_outputs(stages.ERRORS, main="payloads"))
     payloads = assembled.payloads

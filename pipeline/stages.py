@@ -4,9 +4,9 @@ Flow (element types in brackets):
   ParseAnnotationFiles   file -> question rows [row dict]           + errors
   keep_first_question    (question_id, rows) -> row                 + errors (duplicates)
   make_video_task        (video_id, rows) -> task [dict]            + errors (video in two splits)
-  DecodeVideos           task -> ((video_id, index), frame)         + (video_id, task) info + errors
-  RunInference           ((video_id, index), frame) -> ((video_id, index), features)
-  assemble_video         (video_id, {task, features}) -> payload    + errors
+  DecodeVideos           task -> (info, frames [T, size, size, 3])  + errors
+  RunInference           (info, frames) -> (info, features [T, 2048]): videos batched by frames
+  assemble_video         (info, features) -> payload                + errors
   transform_instance     payload -> tf.Transform input instance
   build_record           (video_id, {payload, transformed}) -> (split, serialized record)
 
@@ -14,8 +14,12 @@ Every rejected question leaves as an error dict (see `annotations.error_record`)
 and every stage emits ("metric", count) pairs the run sums into its summary.
 """
 
+import collections
+import concurrent.futures
+
 import apache_beam as beam
 import numpy as np
+from apache_beam.utils.windowed_value import WindowedValue
 
 from features import quantize, records, schema, video
 from pipeline import annotations, progress
@@ -26,7 +30,6 @@ from pipeline.annotations import (KIND_FILE, KIND_QUESTION, ROW_ANSWER, ROW_QUES
 
 ERRORS = "errors"
 METRICS = "metrics"
-INFO = "info"
 
 METRIC_INPUT_QUESTIONS = "input_questions"
 METRIC_WRITTEN_QUESTIONS = "written_questions"
@@ -120,50 +123,86 @@ def _reject_video(task, stage, reason):
              "question": question["question"], "answer": question["answer"]}))
 
 
-class DecodeVideos(beam.DoFn):
-    """Decode and sample each video once; emit its frames keyed by (video_id, index)."""
+def _decode_task(task, sampling_config, image_size):
+    """(task, DecodedVideo or None, error message or None); never raises."""
+    try:
+        return task, video.decode_video(task["video_path"], sampling_config, image_size), None
+    except video.VideoDecodeError as error:
+        return task, None, str(error)
+    except Exception as error:  # An unexpected decoder failure must not stop the run.
+        return task, None, (f"{task['video_path']}: unexpected decoding error "
+                            f"({type(error).__name__}: {error})")
 
-    def __init__(self, sampling_config, image_size):
+
+class DecodeVideos(beam.DoFn):
+    """Decode and sample each video once; emit (video info, frames uint8 [T, size, size, 3]).
+
+    Decoding runs on `decode_threads` background threads, up to
+    2 x decode_threads videos ahead of the element being emitted, so a worker
+    decodes the next videos while the CNN downstream in the same fused stage
+    embeds the previous ones (PyAV and TensorFlow release the GIL). Outputs
+    keep the input order; the bundle's last videos are emitted by
+    `finish_bundle`. decode_threads=0 decodes inline.
+    """
+
+    def __init__(self, sampling_config, image_size, decode_threads=0):
         self.sampling_config = sampling_config
         self.image_size = image_size
+        self.decode_threads = decode_threads
+        self._executor = None
+        self._pending = None
 
-    def process(self, task):
-        try:
-            decoded = video.decode_video(task["video_path"], self.sampling_config, self.image_size)
-        except video.VideoDecodeError as error:
-            yield from _reject_video(task, "decode_video", str(error))
+    def setup(self):
+        if self.decode_threads > 0:
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                self.decode_threads, thread_name_prefix="decode_video")
+
+    def start_bundle(self):
+        self._pending = collections.deque()
+
+    def process(self, task, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
+        if self._executor is None:
+            yield from self._outputs(*_decode_task(task, self.sampling_config, self.image_size))
             return
-        except Exception as error:  # An unexpected decoder failure must not stop the run.
-            yield from _reject_video(
-                task, "decode_video", f"{task['video_path']}: unexpected decoding error "
-                                      f"({type(error).__name__}: {error})")
+        self._pending.append((self._executor.submit(
+            _decode_task, task, self.sampling_config, self.image_size), window, timestamp))
+        while len(self._pending) > 2 * self.decode_threads:
+            future, _, _ = self._pending.popleft()
+            yield from self._outputs(*future.result())
+
+    def finish_bundle(self):
+        while self._pending:
+            future, window, timestamp = self._pending.popleft()
+            for output in self._outputs(*future.result()):
+                if isinstance(output, beam.pvalue.TaggedOutput):
+                    yield beam.pvalue.TaggedOutput(output.tag, WindowedValue(output.value, timestamp, [window]))
+                else:
+                    yield WindowedValue(output, timestamp, [window])
+
+    def teardown(self):
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    @staticmethod
+    def _outputs(task, decoded, error):
+        if decoded is None:
+            yield from _reject_video(task, "decode_video", error)
             return
         progress.add(progress.VIDEOS_DECODED)
-        info = dict(task, num_frames=decoded.num_frames, clip=decoded.summary())
-        yield beam.pvalue.TaggedOutput(INFO, (task["video_id"], info))
-        for index, frame in enumerate(decoded.frames):
-            yield (task["video_id"], index), frame
+        yield dict(task, num_frames=decoded.num_frames, clip=decoded.summary()), decoded.frames
 
 
-def key_features_by_video(keyed_features):
-    """((video_id, index), features) -> (video_id, (index, features))."""
-    (video_id, index), features = keyed_features
-    return video_id, (index, np.asarray(features, dtype=np.float32))
-
-
-def assemble_video(joined, feature_dtype):
-    """(video_id, {info, features}) -> payload with stored frame bytes and their statistics."""
-    video_id, groups = joined
-    infos, frames = list(groups[INFO]), sorted(groups["features"], key=lambda item: item[0])
-    if len(infos) != 1:
-        return  # Decoding failed for this video: its questions are already in errors.
-    task = infos[0]
-    if [index for index, _ in frames] != list(range(task["num_frames"])):
+def assemble_video(embedded, feature_dtype):
+    """(video info, features float32 [T, 2048]) -> payload with stored frame bytes and statistics."""
+    task, features = embedded
+    features = np.asarray(features, dtype=np.float32)
+    if features.shape != (task["num_frames"], schema.FEATURE_DIM):
         yield from _reject_video(task, "embed_frames",
-                                 f"{task['video_path']}: expected {task['num_frames']} embedded "
-                                 f"frames, got {len(frames)}")
+                                 f"{task['video_path']}: expected features of shape "
+                                 f"({task['num_frames']}, {schema.FEATURE_DIM}) from the CNN, "
+                                 f"got {features.shape}")
         return
-    features = np.stack([values for _, values in frames])
     frame_bytes = quantize.encode_frames(features, feature_dtype)
     stored = quantize.decode_frames(frame_bytes, feature_dtype).astype(np.float64)
     yield dict(task, frame_bytes=frame_bytes,
