@@ -15,6 +15,8 @@ float32 [T, 2048]. A video's frames therefore stay together from decoding to
 the record: nothing is regrouped (no shuffle of features) after the CNN.
 """
 
+import functools
+
 import numpy as np
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler
 
@@ -22,9 +24,13 @@ from features import cnn, schema
 from pipeline import progress
 
 
-def frames_in_keyed_element(element):
-    """The batching weight of a `(key, frames)` element: its frame count (at least 1)."""
-    return max(1, len(element[1]))
+def frames_in_keyed_element(element, batch_size):
+    """The batching weight of a `(key, frames)` element: its frame count, within [1, batch_size].
+
+    Capped at the batch size because Beam's BatchElements emits an empty batch
+    when the first element of a batch alone outweighs it.
+    """
+    return min(max(1, len(element[1])), batch_size)
 
 
 class FrozenCnnModelHandler(ModelHandler):
@@ -34,7 +40,8 @@ class FrozenCnnModelHandler(ModelHandler):
         if batch_size <= 0:
             raise ValueError(f"--inference_batch_size must be positive, got {batch_size}")
         super().__init__(min_batch_size=batch_size, max_batch_size=batch_size,
-                         element_size_fn=frames_in_keyed_element, large_model=large_model)
+                         element_size_fn=functools.partial(frames_in_keyed_element, batch_size=batch_size),
+                         large_model=large_model)
         self.weights = weights
         self.image_size = image_size
         self.batch_size = batch_size

@@ -48,6 +48,8 @@ def test_msvd_qa_layout_on_the_multi_processing_direct_runner(tmp_path):
          "--video_dir", clips_dir, "--video_mapping", os.path.join(root, "youtube_mapping.txt"),
          "--output_dir", output_dir, "--cnn_weights", "random", "--image_size", "75",
          "--frames_per_video", "4", "--feature_dtype", "uint8",
+         # A CNN batch smaller than one video: each video is embedded alone, in two calls.
+         "--inference_batch_size", "3",
          "--direct_running_mode=multi_processing", "--direct_num_workers=2"],
         cwd=conftest.REPO_DIR, env=conftest.command_environment(), capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
