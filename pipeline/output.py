@@ -83,8 +83,9 @@ def check_output_dir(output_dir, config, overwrite):
 
 def new_staging_dir(output_dir):
     """Remove staging dirs of interrupted runs; return a fresh one's path."""
-    for path in _match(f"{output_dir}/{STAGING_PREFIX}*/**"):
-        staging = path[:path.index("/", len(output_dir) + 1 + len(STAGING_PREFIX))]
+    stale = sorted({path[:path.index("/", len(output_dir) + 1 + len(STAGING_PREFIX))]
+                    for path in _match(f"{output_dir}/{STAGING_PREFIX}*/**")})
+    for staging in stale:
         logging.info("removing %s left by an interrupted run", staging)
         delete_tree(staging)
     return f"{output_dir}/{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
