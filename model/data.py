@@ -3,8 +3,9 @@
 One record holds one video (its frame features once) and all its questions.
 The pipeline: list the split's shards -> parallel interleave of GZIP
 TFRecordDatasets -> parse with `features.records.parse_video_example` ->
-expand each video into its (video, question) examples -> [training: drop
-answers outside the vocabulary, shuffle] -> pad (frames to the manifest's
+[cache: the parsed videos stay in memory after the first pass] -> expand
+each video into its (video, question) examples -> [training: drop answers
+outside the vocabulary, shuffle] -> pad (frames to the manifest's
 max_sampled_frames, tokens to max_question_tokens) and batch -> prefetch.
 Every map runs with num_parallel_calls=AUTOTUNE.
 
@@ -25,6 +26,12 @@ MODEL_INPUT_KEYS = (schema.FRAME_FEATURES_KEY, schema.NUM_FRAMES_KEY, schema.QUE
 METADATA_KEYS = (schema.VIDEO_ID_KEY, schema.QUESTION_ID_KEY, schema.QUESTION_TYPE_KEY,
                  schema.QUESTION_KEY, schema.ANSWER_KEY)
 MAX_INTERLEAVED_FILES = 8
+CACHE_AUTO, CACHE_MEMORY, CACHE_NONE = "auto", "memory", "none"
+CACHE_CHOICES = (CACHE_AUTO, CACHE_MEMORY, CACHE_NONE)
+# --cache_input auto keeps the parsed train and validation videos in memory
+# when their features take at most this much (MSRVTT-QA's 10k videos at 16
+# frames take 1.3 GB; a larger data set is read from the records every epoch).
+CACHE_AUTO_MAX_BYTES = 4 * 2**30
 
 
 def record_files(data_dir, split):
@@ -70,10 +77,17 @@ def video_to_questions(video, max_frames, max_question_tokens, keep_metadata):
 
 
 def question_examples(data_dir, split, feature_dtype, max_frames, max_question_tokens,
-                      training=False, keep_metadata=False, seed=None):
-    """Unbatched per-question examples of one split (training drops unknown answers)."""
+                      training=False, keep_metadata=False, seed=None, cache=False):
+    """Unbatched per-question examples of one split (training drops unknown answers).
+
+    cache: keep the parsed videos in memory after the first pass, so later
+    epochs neither read nor parse the records again (files are then visited
+    in the first pass's order; examples are still shuffled every epoch).
+    """
     videos = read_videos(record_files(data_dir, split), feature_dtype, shuffle_files=training,
                          seed=seed, deterministic=True)
+    if cache:
+        videos = videos.cache()
     examples = videos.map(
         lambda video: video_to_questions(video, max_frames, max_question_tokens, keep_metadata),
         num_parallel_calls=AUTOTUNE).unbatch()
@@ -96,15 +110,16 @@ def split_inputs(batch):
 
 def make_dataset(data_dir, split, feature_dtype, max_frames, max_question_tokens, batch_size,
                  training=False, shuffle_buffer=1024, seed=None, keep_metadata=False,
-                 repeat=False):
+                 repeat=False, cache=False):
     """Batched dataset of one split.
 
     training: shuffle, drop answers outside the vocabulary, drop the last
     partial batch. keep_metadata: yield the whole example dict (inputs, label
-    and METADATA_KEYS strings) instead of (inputs, label).
+    and METADATA_KEYS strings) instead of (inputs, label). cache: see
+    `question_examples`.
     """
     examples = question_examples(data_dir, split, feature_dtype, max_frames, max_question_tokens,
-                                 training=training, keep_metadata=keep_metadata, seed=seed)
+                                 training=training, keep_metadata=keep_metadata, seed=seed, cache=cache)
     if repeat:
         examples = examples.repeat()
     if training:
@@ -138,6 +153,20 @@ def count_examples(data_dir, split, in_vocabulary_only=False):
         cycle_length=min(len(files), MAX_INTERLEAVED_FILES), num_parallel_calls=AUTOTUNE)
     counts = dataset.map(count, num_parallel_calls=AUTOTUNE)
     return int(counts.reduce(tf.constant(0, tf.int64), lambda total, value: total + value).numpy())
+
+
+def cached_bytes(frames):
+    """Memory the parsed features of `frames` frames take in a cache (float32)."""
+    return frames * schema.FEATURE_DIM * 4
+
+
+def should_cache(cache_input, cache_bytes, max_bytes=CACHE_AUTO_MAX_BYTES):
+    """Whether to cache: CACHE_MEMORY always, CACHE_NONE never, CACHE_AUTO if `cache_bytes` fit `max_bytes`."""
+    if cache_input not in CACHE_CHOICES:
+        raise ValueError(f"--cache_input {cache_input!r}: choose one of {', '.join(CACHE_CHOICES)}")
+    if cache_input == CACHE_AUTO:
+        return cache_bytes <= max_bytes
+    return cache_input == CACHE_MEMORY
 
 
 def has_records(data_dir, split):

@@ -21,6 +21,7 @@ import time
 
 import tf_keras as keras
 
+from features import manifest as manifest_lib
 from features import schema
 from model import callbacks as callbacks_lib
 from model import config as config_lib
@@ -54,6 +55,9 @@ def build_parser():
     add("--strategy", choices=strategy_lib.STRATEGY_CHOICES, default="auto",
         help="tf.distribute strategy (auto: from TF_CONFIG and the local GPUs)")
     add("--tpu", default="", help="TPU name or grpc:// address for --strategy tpu")
+    add("--cache_input", choices=data.CACHE_CHOICES, default=data.CACHE_AUTO,
+        help="keep the parsed train/validation videos in memory after the first epoch: auto does "
+             f"when their features fit {data.CACHE_AUTO_MAX_BYTES // 2**30} GiB (float32)")
     add("--no_export", action="store_true",
         help="skip writing M/export at the end (run `python -m model.export` later)")
     add("--top_k", type=int, default=None, help="answers per question in the export (default: model.export's)")
@@ -73,7 +77,27 @@ def configs_from_args(args):
     return network_config, training_config
 
 
-def make_datasets(data_info, training_config, seed):
+def input_cache_bytes(data_info):
+    """Memory the train and validation splits' parsed features would take in the input cache."""
+    counts = data_info.manifest[manifest_lib.MANIFEST_COUNTS]
+    return data.cached_bytes(sum(counts[split]["frames"]
+                                 for split in (schema.TRAIN_SPLIT, schema.VALIDATION_SPLIT)))
+
+
+def input_cache_decision(data_info, cache_input):
+    """(cache or not, why): --cache_input, and for auto the splits' features against the budget."""
+    cached_bytes = input_cache_bytes(data_info)
+    cache = data.should_cache(cache_input, cached_bytes)
+    size = f"{cached_bytes / 2**20:,.0f} MiB of features"
+    if cache_input == data.CACHE_AUTO:
+        budget = f"{data.CACHE_AUTO_MAX_BYTES / 2**30:g} GiB"
+        return cache, (f"input cache: on ({size}, within --cache_input auto's {budget})" if cache else
+                       f"input cache: off ({size}, over --cache_input auto's {budget}: records are read "
+                       f"every epoch)")
+    return cache, f"input cache: {'on' if cache else 'off'} (--cache_input {cache_input}; {size})"
+
+
+def make_datasets(data_info, training_config, seed, cache=False):
     """(train dataset, steps per epoch, validation dataset or None, train example count)."""
     signature = data_info.signature
     train_examples = data.count_examples(data_info.data_dir, schema.TRAIN_SPLIT, in_vocabulary_only=True)
@@ -83,7 +107,7 @@ def make_datasets(data_info, training_config, seed):
             f"fewer than one batch (--batch_size {training_config.batch_size}); lower --batch_size")
     common = dict(feature_dtype=signature.feature_dtype, max_frames=signature.max_frames,
                   max_question_tokens=signature.max_question_tokens,
-                  batch_size=training_config.batch_size)
+                  batch_size=training_config.batch_size, cache=cache)
     train = data.make_dataset(data_info.data_dir, schema.TRAIN_SPLIT, training=True, repeat=True,
                               shuffle_buffer=training_config.shuffle_buffer,
                               seed=seed, **common)
@@ -155,8 +179,9 @@ def train(args):
     policy = strategy_lib.mixed_precision_policy(distribution)
     if policy:
         keras.mixed_precision.set_global_policy(policy)
+    cache, cache_note = input_cache_decision(data_info, args.cache_input)
     train_dataset, steps_per_epoch, validation, train_examples = make_datasets(
-        data_info, training_config, seed)
+        data_info, training_config, seed, cache)
     with distribution.scope():
         model = network.compile_model(network.build_from_data_info(network_config, data_info),
                                       training_config.learning_rate)
@@ -164,7 +189,7 @@ def train(args):
     print(f"training {model.name} ({model.count_params():,} parameters) with "
           f"{strategy_lib.describe(distribution)}{', ' + policy if policy else ''}: "
           f"{train_examples} training questions, {steps_per_epoch} steps of {training_config.batch_size} "
-          f"per epoch, best model by {monitor}", flush=True)
+          f"per epoch, best model by {monitor}; {cache_note}", flush=True)
     verbose = args.verbose if args.verbose is not None else (1 if sys.stdout.isatty() else 2)
     started = time.perf_counter()
     history = model.fit(train_dataset, epochs=training_config.epochs, steps_per_epoch=steps_per_epoch,

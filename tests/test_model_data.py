@@ -1,5 +1,7 @@
 """tf.data input: one example per (video, question), padding, unknown answers, counts."""
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -76,6 +78,32 @@ def test_training_drops_unknown_answers_and_yields_model_inputs(tiny_data_dir):
     assert inputs[schema.QUESTION_TOKEN_IDS_KEY].dtype == np.int32
     assert data.count_examples(data_dir, schema.TRAIN_SPLIT) == 4
     assert data.count_examples(data_dir, schema.TRAIN_SPLIT, in_vocabulary_only=True) == 3
+
+
+def test_the_input_cache_serves_later_epochs_without_the_records(tiny_data_dir):
+    data_dir, _ = tiny_data_dir
+    cached, uncached = (data.make_dataset(data_dir, schema.TRAIN_SPLIT, "float32", MAX_FRAMES, MAX_TOKENS,
+                                          batch_size=3, keep_metadata=True, cache=cache) for cache in (True, False))
+    first = collect(cached)
+    collect(uncached)
+    for path in data.record_files(data_dir, schema.TRAIN_SPLIT):
+        os.remove(path)
+    second = collect(cached)  # From memory: the shards are gone.
+    assert [example[schema.QUESTION_ID_KEY] for example in second] == [b"q1", b"q2", b"q3", b"q4"]
+    for before, after in zip(first, second):
+        np.testing.assert_array_equal(before[schema.FRAME_FEATURES_KEY], after[schema.FRAME_FEATURES_KEY])
+    with pytest.raises(tf.errors.NotFoundError):
+        collect(uncached)
+
+
+def test_cache_input_auto_caches_only_what_fits_its_budget():
+    frames_in_budget = data.CACHE_AUTO_MAX_BYTES // data.cached_bytes(1)
+    assert data.should_cache(data.CACHE_AUTO, data.cached_bytes(frames_in_budget))
+    assert not data.should_cache(data.CACHE_AUTO, data.cached_bytes(frames_in_budget + 1))
+    assert data.should_cache(data.CACHE_MEMORY, data.cached_bytes(10 * frames_in_budget))
+    assert not data.should_cache(data.CACHE_NONE, 0)
+    with pytest.raises(ValueError, match="--cache_input 'disk'"):
+        data.should_cache("disk", 0)
 
 
 def test_a_split_without_records_is_a_clear_error(tiny_data_dir):
