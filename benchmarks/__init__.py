@@ -1,7 +1,7 @@
 """Benchmarks: `python -m benchmarks.run` (or `make bench`).
 
-Every figure is measured in one run, on one machine, with one image size and
-one inference batch size, and reported as a ratio against a reference
+Every figure is measured in one run, on one machine, with one image size
+(96x96; 1h and 7c again at 299x299) and one inference batch size, and reported as a ratio against a reference
 measured in the same run (the bare CNN, training from memory, ...). Results
 go to `benchmarks/results.json` and `benchmarks/results.md`.
 
@@ -19,6 +19,7 @@ Modules (each one job; none does anything on import):
   accuracy            child: test accuracy of trained models (float16 vs uint8 storage)
   latency             child: answering latency on a 10-second clip vs the CNN alone
   analysis            turns raw measurements into the ratios, breakdowns and verdicts
+  notes               explains, with the run's numbers, each figure that misses its goal
   report              results.json, the Markdown table and the console print-out
 
 Children are run as `python -m benchmarks.<module> --json_out FILE ...` so each

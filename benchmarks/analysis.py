@@ -110,26 +110,25 @@ def feature_extraction(raw):
                 steady_ms, f"{cnn_ms:.1f} | {decode_ms:.1f} | {rest_ms:.1f} ms",
                 detail=f"of {steady_ms:.1f} ms per frame: CNN {cnn_ms / steady_ms:.0%}, decoding+sampling+"
                        f"resizing {decode_ms / steady_ms:.0%} (resize alone {resize_ms:.1f} ms), Beam "
-                       f"(batching, regrouping, tf.Transform, writing) {rest_ms / steady_ms:.0%}"),
+                       f"(batching, tf.Transform, writing; decoding overlaps the CNN, so this can be small or negative) {rest_ms / steady_ms:.0%}"),
         _figure("1g", section, "fixed startup of pipeline.run", fixed, f"{fixed:.1f} s",
                 detail=f"imports {imports:.1f} s, building the CNN for its checksum {checksum:.1f} s, "
                        f"the rest ({fixed - imports - checksum:.1f} s) is Beam/tf.Transform: graph "
                        f"construction, the worker's own CNN, stage setup, vocabulary analysis"),
     ]
-    projection = limits.get("after", {}).get("projection")
-    if projection and decode.get("projection"):
-        size = projection["image_size"]
-        big_cnn_ms = 1000 / projection["frames_per_second"]
-        big_decode_ms = decode["projection"]["decode_video"]["ms_per_sampled_frame"]
-        projected = big_cnn_ms / (big_cnn_ms + big_decode_ms + max(rest_ms, 0.0))
-        breakdown["projection"] = {"image_size": size, "cnn_ms": big_cnn_ms, "decode_ms": big_decode_ms,
-                                   "ratio": projected}
+    full = full_size_pipeline(raw)
+    if full:
+        breakdown["full_size"] = full
+        size = full["image_size"]
         figures.append(_figure(
-            "1h", section, f"projected steady-state ratio at {size}x{size}", projected, _x(projected),
-            goal=">= 0.85", met=projected >= 0.85, basis="projected",
-            detail=f"measured at {size}: bare CNN {big_cnn_ms:.0f} ms/frame, decode+resize "
-                   f"{big_decode_ms:.1f} ms/frame; Beam's {rest_ms:.1f} ms/frame taken from the run "
-                   f"at {settings['image_size']}; no pipeline was run at {size}"))
+            "1h", section, f"steady-state pipeline / bare CNN at {size}x{size} (InceptionV3's own size)",
+            full["ratio"], _x(full["ratio"]), goal=">= 0.85", met=full["ratio"] >= 0.85,
+            detail=f"{full['steady_frames_per_second']:.2f} vs {full['bare_frames_per_second']:.2f} frames/s "
+                   f"(bare CNN: best of before/after the pipelines, {full['limits_text']}); "
+                   f"({full['large_frames']} - {full['small_frames']}) frames / ({full['large_seconds']:.1f} - "
+                   f"{full['small_seconds']:.1f}) s of pipeline.run --image_size {size} at "
+                   f"{full['large_videos']} and {full['small_videos']} videos; decode+resize "
+                   f"{full['decode_ms']:.1f} ms per frame against the CNN's {full['cnn_ms']:.0f} ms"))
     one_small, one_large = raw["pipeline"].get("workers1_n"), raw["pipeline"].get("workers1_4n")
     if one_small and one_large:
         steady_one = (_frames(one_large) - _frames(one_small)) / max(_wall(one_large) - _wall(one_small), 1e-9)
@@ -144,6 +143,24 @@ def feature_extraction(raw):
                    f"line said {rates[-1] if rates else '?'} frames/s embedded; its fixed startup is "
                    f"{_wall(one_small) - _frames(one_small) / steady_one:.1f} s (in-process {fixed:.1f} s)"))
     return figures, breakdown
+
+
+def full_size_pipeline(raw):
+    """The steady-state ratio measured at the full image size (None for runs without it)."""
+    full = raw.get("full_size")
+    if not full:
+        return None
+    limits, small, large = full["cnn_limit"], full["pipeline"]["small"], full["pipeline"]["large"]
+    bare = max(limits[key]["batched"]["frames_per_second"] for key in limits)
+    steady = (_frames(large) - _frames(small)) / max(_wall(large) - _wall(small), 1e-9)
+    decode = raw["decode_cost"].get("projection", {})
+    return {"image_size": full["image_size"], "ratio": steady / bare, "steady_frames_per_second": steady,
+            "bare_frames_per_second": bare, "cnn_ms": 1000 / bare,
+            "decode_ms": decode.get("decode_video", {}).get("ms_per_sampled_frame", float("nan")),
+            "limits_text": ", ".join(f"{key} {limits[key]['batched']['frames_per_second']:.2f}" for key in limits),
+            "small_frames": _frames(small), "large_frames": _frames(large),
+            "small_seconds": _wall(small), "large_seconds": _wall(large),
+            "small_videos": small["counts"]["videos"], "large_videos": large["counts"]["videos"]}
 
 
 def scaling(raw):
@@ -170,42 +187,42 @@ def scaling(raw):
     ]
 
 
-def training_input(raw):
-    section = "3 Training input"
-    result = raw["training_input"]
+def _training_input_figure(figure_id, name, result):
     ratio = result["ratio"]
-    more = raw.get("training_input_more_questions")
-    extra = []
-    if more:
-        per_video = more["input_cost"]["questions_per_video"]
-        extra.append(_figure(
-            "3b", section, f"the same with {per_video:.0f} questions per video", more["ratio"],
-            _x(more["ratio"]),
-            goal=">= 0.95", met=more["ratio"] >= 0.95,
-            detail=f"{more['records']['best_examples_per_second']:.0f} vs "
-                   f"{more['memory']['best_examples_per_second']:.0f} examples/s; the input costs "
-                   f"{more['input_cost']['full']['cpu_ms_per_batch']:.1f} CPU-ms per batch (each video is read "
-                   f"and parsed once for all its questions); CPU per step "
-                   f"{more['records']['cpu_ms_per_step']:.0f} "
-                   f"vs {more['memory']['cpu_ms_per_step']:.0f} ms; median of per-round ratios "
-                   f"{more['ratio_median_of_rounds']:.2f}"))
-    return [_figure(
-        "3a", section, f"training from the records / from memory "
-                       f"({result['input_cost']['questions_per_video']:.0f} questions per video)", ratio,
-        _x(ratio), goal=">= 0.95",
-        met=ratio >= 0.95,
+    return _figure(
+        figure_id, "3 Training input", name, ratio, _x(ratio), goal=">= 0.95", met=ratio >= 0.95,
         detail=f"{result['records']['best_examples_per_second']:.0f} vs "
                f"{result['memory']['best_examples_per_second']:.0f} examples/s (fastest of "
                f"{result['rounds'] * (result['epochs_per_fit'] - 1)} epochs of "
-               f"{result['steps_per_measured_epoch']} "
-               f"steps of {result['batch_size']} each, fits alternating); medians "
-               f"{result['records']['examples_per_second']:.0f} vs "
-               f"{result['memory']['examples_per_second']:.0f}, "
-               f"median of per-round ratios {result['ratio_median_of_rounds']:.2f}; CPU cores busy "
+               f"{result['steps_per_measured_epoch']} steps of {result['batch_size']} each, fits alternating); "
+               f"medians {result['records']['examples_per_second']:.0f} vs "
+               f"{result['memory']['examples_per_second']:.0f}, median of per-round ratios "
+               f"{result['ratio_median_of_rounds']:.2f}; CPU per step {result['records']['cpu_ms_per_step']:.0f} "
+               f"vs {result['memory']['cpu_ms_per_step']:.0f} ms, cores busy "
                f"{result['records']['cpu_cores_busy']:.2f} vs {result['memory']['cpu_cores_busy']:.2f}; "
                f"first epoch of a fit (iterator start, shuffle buffer fill): "
                f"{statistics.median(result['records']['first_epoch_seconds']):.2f} s vs "
-               f"{statistics.median(result['memory']['first_epoch_seconds']):.2f} s")] + extra
+               f"{statistics.median(result['memory']['first_epoch_seconds']):.2f} s"
+               + (f"; {result['cache_note']}" if result.get("cache_note") else ""))
+
+
+def training_input(raw):
+    result = raw["training_input"]
+    per_video = result["input_cost"]["questions_per_video"]
+    cached = result.get("cache")
+    figures = [_training_input_figure(
+        "3a", f"training from the records / from memory ({per_video:.0f} questions per video"
+              + (", trainer's default input cache" if cached is not None else "") + ")", result)]
+    more = raw.get("training_input_more_questions")
+    if more:
+        figures.append(_training_input_figure(
+            "3b", f"the same with {more['input_cost']['questions_per_video']:.0f} questions per video"
+                  + (", no cache" if more.get("cache") is False else ""), more))
+    uncached = raw.get("training_input_uncached")
+    if uncached:
+        figures.append(_training_input_figure(
+            "3c", f"the same with {per_video:.0f} questions per video, no cache (--cache_input none)", uncached))
+    return figures
 
 
 def precomputed(raw):
@@ -327,131 +344,34 @@ def latency(raw):
                        f"sampled "
                        f"frames {ms('cnn_seconds')} (fastest of {result['repeats']}; ratio of medians "
                        f"{result['ratio_of_medians']:.2f}); without the CNN (serving_features) "
-                       f"{ms('serving_features_seconds')}; CNN on the {result['cnn_padded_frames']} frames the "
-                       f"export pads to {ms('cnn_padded_seconds')}"),
+                       f"{ms('serving_features_seconds')}"),
         _figure("7b", section, "one-shot `python -m model.predict` (cold start)", cold, f"{cold:.1f} s",
                 detail=f"imports, SavedModel load ({result['model_load_seconds']:.1f} s when timed alone), "
                        f"decode, answer; with the model loaded an answer takes {ms('answer_seconds')}"),
-        *latency_projection(raw),
+        *latency_full_size(raw),
     ]
 
 
-def latency_projection(raw):
-    """7c/7d: the latency ratio projected to the projection image size, as exported and unpadded."""
-    result, limits = raw["latency"], raw["cnn_limit"]
-    projection = limits.get("after", {}).get("projection")
-    decode = raw["decode_cost"]
-    if not projection or not decode.get("projection"):
+def latency_full_size(raw):
+    """7c: the latency ratio measured again at the full image size, with a model trained there."""
+    full = raw.get("full_size")
+    if not full:
         return []
-    size = projection["image_size"]
-    frames, padded = result["sampled_frames"], result["cnn_padded_frames"]
-    cnn_ms = 1000 / projection["frames_per_second"]
-    extra_resize_ms = (decode["projection"]["decode_video"]["ms_per_sampled_frame"]
-                       - decode["decode_video"]["ms_per_sampled_frame"])
-    decode_ms = 1000 * result["decode_seconds"]["best"] + frames * max(extra_resize_ms, 0.0)
-    rest_ms = 1000 * result["serving_features_seconds"]["best"]
-    alone = frames * cnn_ms
-    as_exported = (decode_ms + rest_ms + padded * cnn_ms) / alone
-    unpadded = (decode_ms + rest_ms + frames * cnn_ms) / alone
-    common = (f"from measured parts: CNN {cnn_ms:.0f} ms/frame at {size} (batched), decode+resize "
-              f"{decode_ms:.0f} ms, question transform + LSTM {rest_ms:.0f} ms")
-    return [
-        _figure("7c", "7 Answering latency", f"projected at {size}x{size}, export as it is", as_exported,
-                _x(as_exported), goal="<= 1.2", met=as_exported <= 1.2, basis="projected",
-                detail=f"{common}; the export runs the CNN on {padded} frames for {frames}"),
-        _figure("7d", "7 Answering latency", f"projected at {size}x{size}, CNN chunk not padded past the clip",
-                unpadded, _x(unpadded), goal="<= 1.2", met=unpadded <= 1.2, basis="projected",
-                detail=f"{common}; if serving_frames ran the CNN on the {frames} real frames only"),
-    ]
+    result = full["latency"]
+    ratio = result["ratio"]
+    size = result["image_size"]
 
+    def ms(key):
+        return f"{result[key]['best'] * 1000:.0f} ms"
 
-def _more_questions_note(raw):
-    """What the 12-questions-per-video run adds to the explanation of 3a."""
-    more = raw["training_input_more_questions"]
-    ratios = more["round_ratios"] + raw["training_input"]["round_ratios"]
-    text = (f" With {more['input_cost']['questions_per_video']:.0f} questions per video the input costs "
-            f"{more['input_cost']['full']['cpu_ms_per_batch']:.1f} CPU-ms per batch (reading and parsing are "
-            f"per video) and the ratio is {_x(more['ratio'])} (3b)")
-    if more["ratio"] >= 0.95:
-        text += ": real data sets, with many questions per video (MSRVTT-QA about 24), are on that side."
-    else:
-        text += ": the loss is interference more than CPU."
-    return text + (f" Per-round ratios ranged {min(ratios):.2f}-{max(ratios):.2f} in this run: differences "
-                   f"of a few percent are within the noise of a shared machine.")
-
-
-def _one_worker_note(raw, by_id):
-    """What the one-worker multi_processing run adds to the explanation of 1b."""
-    busy_one, busy_in = _busy(raw["pipeline"]["workers1_4n"]), _busy(raw["pipeline"]["float16_4n"])
-    text = (f" With one multi_processing worker the steady state is {by_id['1i']['text']} of the bare CNN "
-            f"(1i; whole commands kept {busy_one:.2f} and {busy_in:.2f} cores busy on average)")
-    if by_id["1i"]["value"] > by_id["1b"]["value"] * 1.1:
-        return (text + ": the runner and worker processes work at the same time, at the price of a longer "
-                "startup and about twice the memory (2b).")
-    return (text + ": no better, since the worker runs the same fused stage serially and every element also "
-            "crosses a process boundary; it costs a longer startup and about twice the memory (2b).")
-
-
-def notes(raw, figures):
-    """Plain-language explanations, with numbers, of the figures that miss their goal."""
-    by_id = {figure["id"]: figure for figure in figures}
-    _, parts = feature_extraction(raw)
-    result = []
-    if by_id.get("1b", {}).get("met") is False:
-        projection = parts.get("projection")
-        result.append(
-            f"1b: per frame the in-process runner spends {parts['cnn_ms']:.1f} ms in the CNN and "
-            f"{parts['decode_and_resize_ms']:.1f} ms decoding, sampling and resizing (resize alone "
-            f"{parts['resize_ms']:.1f} ms), one after the other in one thread (Beam fuses DecodeVideos and "
-            f"RunInference into one stage), plus {parts['rest_ms']:.1f} ms of Beam work. The CNN uses both "
-            f"cores, decoding one, so at {raw['settings']['image_size']} px, where InceptionV3 is cheap, "
-            f"decoding is a large share."
-            + (f" At {projection['image_size']} px the CNN costs {projection['cnn_ms']:.0f} ms per frame "
-               f"and the same work is {_x(projection['ratio'])} of the bare CNN (projected, 1h)."
-               if projection else "")
-            + (_one_worker_note(raw, by_id) if "1i" in by_id else ""))
-    if by_id.get("3a", {}).get("met") is False:
-        ti = raw["training_input"]
-        cost = ti.get("input_cost", {})
-        if cost:
-            result.append(
-                f"3a: the input alone costs {cost['full']['cpu_ms_per_batch']:.1f} CPU-ms per batch of "
-                f"{ti['batch_size']} (reading the GZIP shards {cost['read']['cpu_ms_per_batch']:.1f}, "
-                f"+ parsing "
-                f"{cost['read_and_parse']['cpu_ms_per_batch'] - cost['read']['cpu_ms_per_batch']:.1f}, "
-                f"+ per-question expansion, shuffle and batching "
-                f"{max(cost['full']['cpu_ms_per_batch'] - cost['read_and_parse']['cpu_ms_per_batch'], 0):.1f}"
-                f"); "
-                f"during training the records side used {ti['records']['cpu_ms_per_step']:.0f} CPU-ms per step "
-                f"against {ti['memory']['cpu_ms_per_step']:.0f} from memory (steady epochs), with "
-                f"{ti['records']['cpu_cores_busy']:.2f} of 2 cores busy. Training keeps both cores nearly "
-                f"busy, so the input's threads run on the cores training uses: each CPU-ms they take, and "
-                f"each moment they hold up one of the training step's two intra-op threads, is lost to "
-                f"training."
-                + (_more_questions_note(raw) if raw.get("training_input_more_questions") else "")
-                + " model/data.py has no waste left to remove (a variant batching pre-padded examples "
-                  "with plain batch() cost the same CPU); what would close the gap is a spare core, or "
-                  "caching the parsed videos in memory (Dataset.cache(), memory = the whole train split "
-                  "in float32), which this benchmark's memory side is.")
-    if by_id.get("7a", {}).get("met") is False:
-        latency_result = raw["latency"]
-        result.append(
-            f"7a: decoding the {latency_result['clip_frames']}-frame clip takes "
-            f"{latency_result['decode_seconds']['best'] * 1000:.0f} ms (every frame up to the last sampled "
-            f"one is decoded), comparable to the CNN on {latency_result['sampled_frames']} frames at "
-            f"{latency_result['image_size']} px ({latency_result['cnn_seconds']['best'] * 1000:.0f} ms); and "
-            f"the export's serving_frames pads the {latency_result['sampled_frames']} frames to "
-            f"{latency_result['cnn_padded_frames']} (model/export.py CNN_CHUNK_FRAMES), which doubles the CNN "
-            f"work ({latency_result['cnn_padded_seconds']['best'] * 1000:.0f} ms). Padding only up to the "
-            f"clip's own length, not to a full chunk, would remove the second cost (see 7d).")
-    if by_id.get("2a") and by_id["2a"]["value"] < 1.1:
-        result.append(
-            f"2a: two workers are no faster than one ({by_id['2a']['text']}): TensorFlow in one worker "
-            f"already uses both cores for the CNN, so a second worker only adds its own startup "
-            f"(importing TensorFlow, building its CNN) and memory (2c); on 2 cores there is nothing left "
-            f"to scale onto (two CPU-bound processes did {raw['machine'].get('two_process_speedup')}x the "
-            f"work of one in this run's probe).")
-    return result
+    return [_figure(
+        "7c", "7 Answering latency", f"the same at {size}x{size} (InceptionV3's own size) / CNN alone",
+        ratio, _x(ratio), goal="<= 1.2", met=ratio <= 1.2,
+        detail=f"{ms('answer_seconds')} (decode {ms('decode_seconds')} + serving_frames "
+               f"{ms('serving_frames_seconds')}) vs CNN alone on the {result['sampled_frames']} sampled frames "
+               f"{ms('cnn_seconds')} (fastest of {result['repeats']}; ratio of medians "
+               f"{result['ratio_of_medians']:.2f}); without the CNN {ms('serving_features_seconds')}; model "
+               f"trained {len(full['train']['history']['epochs'])} epochs on the {size}-px records of {full['pipeline']['large']['counts']['videos']} videos")]
 
 
 def compute(raw):

@@ -9,9 +9,8 @@ call the export's `serving_frames` signature (resize + frozen CNN + question
 transform + LSTM model) on all questions together. The reference is the
 pipeline's CNN (`model.export.build_frozen_cnn`, same weights, checksum
 checked) embedding the same sampled frames in one call. Also timed, to
-explain the difference: decoding alone, the `serving_features` signature
-(everything but the CNN), and the CNN on the frames padded to the export's
-CNN chunk size (`model.export.CNN_CHUNK_FRAMES`). Each is timed `repeats`
+explain the difference: decoding alone, `serving_frames` alone and the
+`serving_features` signature (everything but the CNN). Each is timed `repeats`
 times after one warm-up; the ratio uses the fastest time of each (least
 disturbed by other jobs on a shared machine), medians are kept beside.
 """
@@ -61,8 +60,6 @@ def measure(model_dir, video_path, questions, repeats):
 
     frozen = export.build_frozen_cnn(manifest)
     features = frozen.embed(frames)
-    chunk = export.CNN_CHUNK_FRAMES
-    padded = np.concatenate([frames, np.zeros((-len(frames) % chunk, *frames.shape[1:]), np.uint8)])
     tiled = tf.constant(np.repeat(features[np.newaxis], len(questions), axis=0))
     counts = tf.fill([len(questions)], len(frames))
 
@@ -80,8 +77,6 @@ def measure(model_dir, video_path, questions, repeats):
             lambda: serving_features(question=question_tensor, frame_features=tiled,
                                      frame_count=counts)["answers"].numpy(), repeats),
         "cnn_seconds": _seconds(lambda: frozen.embed(frames), repeats),
-        "cnn_padded_seconds": _seconds(lambda: frozen.embed(padded), repeats),
-        "cnn_padded_frames": int(len(padded)),
         "example_answers": [answer.decode("utf-8") for answer in answer()[:, 0]],
     }
     result["ratio"] = result["answer_seconds"]["best"] / result["cnn_seconds"]["best"]

@@ -12,11 +12,14 @@ measurements beside them (see `benchmarks/__init__.py` for the modules):
                          in-process and with one multi_processing worker
   2 scaling              --direct_num_workers 1 vs 2 (multi_processing): speed, memory
   3 training input       examples/s from the records vs the same batches from memory
-                         (3 and 12 questions per video)
+                         (3 and 12 questions per video; with and without the input cache)
   4 precomputed          our trainer's epoch vs TimeDistributed(InceptionV3) on raw frames
   5 storage              bytes per video by --feature_dtype; uint8's accuracy cost
   6 memory               peak memory of pipeline and trainer at N and 4N videos
   7 latency              answering a 10-second clip vs the CNN alone on its frames
+  full size              1 and 7 again at InceptionV3's own input size (299x299) on
+                         N/4 and N videos: the pipeline's steady state and the
+                         answering latency against the bare CNN at that size
 
 The CNN uses random weights (no internet for ImageNet's): speed does not
 depend on weight values, accuracy does (it is compared between storage
@@ -32,11 +35,12 @@ import shutil
 import sys
 import time
 
-from benchmarks import analysis, commands, datasets, machine, pipeline_runs, procs, report
+from benchmarks import analysis, commands, datasets, machine, notes, pipeline_runs, procs, report
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 QUESTION_COPIES = 4   # The extra-questions data set holds 4x the questions of the N set.
 CLIP_SECONDS = 10.0
+FULL_IMAGE_SIZE = 299  # InceptionV3's own input size (the pipeline's default --image_size).
 
 
 def build_parser():
@@ -81,6 +85,8 @@ def settings_from_args(args):
         "training_input": {"steps": 10, "epochs": 3, "rounds": 2 if quick else 6},
         "end_to_end_steps": 1 if quick else 3, "latency_repeats": 3 if quick else 7,
         "pipeline_repeats": 1 if quick else 2,
+        "full_size": {"image_size": FULL_IMAGE_SIZE, "num_videos": max(6, num_videos // 8 * 2),
+                      "num_videos_large": num_videos, "epochs": 2, "cnn_seconds": 3.0 if quick else 6.0},
     }
 
 
@@ -134,22 +140,24 @@ class Bench:
         self.clip = datasets.long_clip(self.path("clip"), CLIP_SECONDS, s["seed"])
 
     # -- 1, 2, 5, 6: the pipeline -----------------------------------------------------------
-    def cnn_limit(self, name):
+    def cnn_limit(self, name, image_size=None, seconds=None, per_frame_seconds=None):
         s = self.settings
         self.say(f"bare CNN ({name})")
         self.note_load(f"cnn_limit_{name}")
-        return self.child(f"cnn_limit_{name}", "cnn_limit", "--image_size", s["image_size"],
-                          "--batch_size", s["inference_batch_size"], "--seconds", s["cnn_seconds"],
-                          "--per_frame_seconds", s["per_frame_seconds"],
+        return self.child(f"cnn_limit_{name}", "cnn_limit", "--image_size", image_size or s["image_size"],
+                          "--batch_size", s["inference_batch_size"], "--seconds", seconds or s["cnn_seconds"],
+                          "--per_frame_seconds", per_frame_seconds or s["per_frame_seconds"],
                           "--projection_image_size", s["projection_image_size"] if name == "after" else 0)
 
-    def pipeline(self, name, data_dir, feature_dtype="float16", workers=None, annotations=None):
+    def pipeline(self, name, data_dir, feature_dtype="float16", workers=None, annotations=None,
+                 image_size=None):
         s = self.settings
         self.say(f"pipeline.run {name}")
         self.note_load(f"pipeline_{name}")
         output_dir = self.path("records", name)
         result = pipeline_runs.run_pipeline(
-            name, data_dir, output_dir, self.logs, s["image_size"], s["frames_per_video"], feature_dtype,
+            name, data_dir, output_dir, self.logs, image_size or s["image_size"], s["frames_per_video"],
+            feature_dtype,
             s["inference_batch_size"], workers=workers, annotations=annotations)
         self.outputs[name] = output_dir
         self.say(f"  {result['counts']['frames']} frames in {result['measurement']['wall_seconds']:.1f} s "
@@ -185,18 +193,20 @@ class Bench:
             "--projection_image_size", s["projection_image_size"])
 
     # -- 3, 4, 5, 6, 7: training and serving ------------------------------------------------
-    def train(self, name, data_name):
+    def train(self, name, data_name, epochs=None, batch_size=None):
         s = self.settings
+        epochs = epochs or s["epochs"]
         model_dir = self.path("models", name)
         shutil.rmtree(model_dir, ignore_errors=True)
-        self.say(f"model.train {name} ({s['epochs']} epochs)")
+        self.say(f"model.train {name} ({epochs} epochs)")
         self.note_load(f"train_{name}")
         measurement = self.command(f"train-{name}", commands.train(
-            self.outputs[data_name], model_dir, s["epochs"], s["train_batch_size"], s["seed"]))
+            self.outputs[data_name], model_dir, epochs, batch_size or s["train_batch_size"], s["seed"]))
         with open(os.path.join(model_dir, "history.json"), encoding="utf-8") as handle:
             history = json.load(handle)
         self.models[name] = model_dir
-        return {"data": data_name, "measurement": measurement.to_dict(), "history": history,
+        return {"data": data_name, "model_dir": model_dir, "measurement": measurement.to_dict(),
+                "history": history,
                 "train_examples": pipeline_runs.read_counts(self.outputs[data_name])["train_questions"]}
 
     def run_training(self):
@@ -214,11 +224,17 @@ class Bench:
             "training_input", "training_input", "--data_dir", self.outputs["float16_4n"],
             "--batch_size", s["train_batch_size"], "--steps", ti["steps"], "--epochs", ti["epochs"],
             "--rounds", ti["rounds"])
-        self.say(f"training input again, {QUESTION_COPIES}x questions per video")
+        self.say("training input without the input cache (--cache_input none)")
+        self.raw["training_input_uncached"] = self.child(
+            "training_input_uncached", "training_input", "--data_dir", self.outputs["float16_4n"],
+            "--batch_size", s["train_batch_size"], "--steps", ti["steps"], "--epochs", ti["epochs"],
+            "--rounds", max(2, ti["rounds"] // 2), "--cache_input", "none")
+        self.say(f"training input without the cache, {QUESTION_COPIES}x questions per video")
         self.raw["training_input_more_questions"] = self.child(
             "training_input_more_questions", "training_input",
             "--data_dir", self.outputs["float16_n_questions"], "--batch_size", s["train_batch_size"],
-            "--steps", ti["steps"], "--epochs", ti["epochs"], "--rounds", max(2, ti["rounds"] // 2))
+            "--steps", ti["steps"], "--epochs", ti["epochs"], "--rounds", max(2, ti["rounds"] // 2),
+            "--cache_input", "none")
         self.say("end-to-end design: TimeDistributed(InceptionV3)")
         self.note_load("end_to_end")
         self.raw["end_to_end"] = self.child(
@@ -231,23 +247,49 @@ class Bench:
             "--model", "float16", self.models["float16_4n"], self.outputs["float16_4n"],
             "--model", "uint8", self.models["uint8_4n"], self.outputs["uint8_4n"])
 
-    def run_latency(self):
+    def latency(self, name, model_name, data_name):
         s = self.settings
-        model_dir = self.models["float16_4n"]
-        self.say("model.export, then answering latency on the clip")
-        self.raw["export"] = self.command("export", commands.export(
-            model_dir, self.outputs["float16_4n"])).to_dict()
-        self.note_load("latency")
-        self.raw["latency"] = self.child("latency", "latency", "--model_dir", model_dir,
-                                         "--video", self.clip, "--repeats", s["latency_repeats"])
-        predict = self.command("predict", commands.predict(model_dir, self.clip, ["what is the man doing?"]))
+        model_dir = self.models[model_name]
+        self.say(f"model.export ({model_name}), then answering latency on the clip")
+        export = self.command(f"export-{model_name}", commands.export(model_dir, self.outputs[data_name]))
+        self.note_load(name)
+        result = self.child(name, "latency", "--model_dir", model_dir, "--video", self.clip,
+                            "--repeats", s["latency_repeats"])
+        result["export"] = export.to_dict()
+        return result
+
+    def run_latency(self):
+        self.raw["latency"] = self.latency("latency", "float16_4n", "float16_4n")
+        predict = self.command("predict", commands.predict(
+            self.models["float16_4n"], self.clip, ["what is the man doing?"]))
         self.raw["predict_command"] = predict.to_dict()
+
+    def run_full_size(self):
+        """1 and 7 at 299x299: bare CNN, pipeline on N/4 and N videos, then latency."""
+        full = self.settings["full_size"]
+        size = full["image_size"]
+        self.full = self.path(f"data_n{full['num_videos']}")
+        self.say(f"full size ({size}x{size}): synthetic data, {full['num_videos']} videos")
+        datasets.make_synthetic(self.full, full["num_videos"], self.settings["seed"])
+        large_dir = self.small if full["num_videos_large"] == self.settings["num_videos"] else None
+        if large_dir is None:
+            large_dir = self.path(f"data_n{full['num_videos_large']}")
+            datasets.make_synthetic(large_dir, full["num_videos_large"], self.settings["seed"])
+        limits = {"before": self.cnn_limit("full_before", size, full["cnn_seconds"], 0.5)}
+        runs = {"small": self.pipeline("full_small", self.full, image_size=size),
+                "large": self.pipeline("full_large", large_dir, image_size=size)}
+        limits["after"] = self.cnn_limit("full_after", size, full["cnn_seconds"], 0.5)
+        # Only its answering speed is measured: a few epochs in small batches suffice.
+        training = self.train("full_large", "full_large", full["epochs"], batch_size=4)
+        self.raw["full_size"] = {"image_size": size, "cnn_limit": limits, "pipeline": runs, "train": training,
+                                 "latency": self.latency("latency_full", "full_large", "full_large")}
 
     def run_all(self):
         self.make_data()
         self.run_pipelines()
         self.run_training()
         self.run_latency()
+        self.run_full_size()
         self.raw["total_seconds"] = time.perf_counter() - self.started
         return self.raw
 
@@ -265,7 +307,7 @@ def load_baseline(path, results_path):
 def finish(raw, args):
     """Figures, notes, results files and the console table of a run's raw measurements."""
     figures = analysis.compute(raw)
-    raw["notes"] = analysis.notes(raw, figures)
+    raw["notes"] = notes.notes(raw, figures)
     results_json = os.path.join(args.results_dir, "results.json")
     baseline = load_baseline(args.baseline, results_json)
     paths = report.write(args.results_dir, raw, figures, baseline)
@@ -303,6 +345,8 @@ def run(argv=None):
         return 1
     raw["machine"]["load_average_at_end"] = machine.load_average()
     raw["command"] = command_line
+    with open(os.path.join(args.output_dir, "raw.json"), "w", encoding="utf-8") as handle:
+        json.dump({"raw": raw}, handle, indent=1)  # For --from_raw, should the analysis fail.
     finish(raw, args)
     if not args.keep_scratch:
         for scratch in ("records", "models"):

@@ -83,19 +83,20 @@ def input_cost(info, records, batch_size, batches=100):
     return costs
 
 
-def measure(data_dir, batch_size, steps, epochs, rounds, seed=0):
+def measure(data_dir, batch_size, steps, epochs, rounds, cache_input="auto", seed=0):
     import numpy as np
     import tensorflow as tf
     import tf_keras as keras
 
     from model import config as config_lib
     from model import data_info as data_info_lib
-    from model import network, train
+    from model import data, network, train
 
     keras.utils.set_random_seed(seed)
     info = data_info_lib.load_data_info(data_dir)
     training_config = config_lib.TrainingConfig(batch_size=batch_size, seed=seed)
-    records, steps_per_epoch, _, train_examples = train.make_datasets(info, training_config, seed)
+    cache, cache_note = train.input_cache_decision(info, cache_input)
+    records, steps_per_epoch, _, train_examples = train.make_datasets(info, training_config, seed, cache)
     model = network.compile_model(network.build_from_data_info(config_lib.NetworkConfig(), info),
                                   training_config.learning_rate)
 
@@ -120,7 +121,9 @@ def measure(data_dir, batch_size, steps, epochs, rounds, seed=0):
             steady[name] = statistics.mean(timer.seconds[1:])
         round_ratios.append(steady["memory"] / steady["records"])
     result = {"batch_size": batch_size, "steps_per_measured_epoch": steps, "epochs_per_fit": epochs,
-              "rounds": rounds, "train_examples": train_examples,
+              "rounds": rounds, "train_examples": train_examples, "cache_input": cache_input,
+              "cache": cache, "cache_note": cache_note, "cache_auto_max_bytes": data.CACHE_AUTO_MAX_BYTES,
+              "cache_bytes": train.input_cache_bytes(info),
               "trainer_steps_per_epoch": steps_per_epoch,
               "shuffle_buffer": training_config.shuffle_buffer, "model": model.name,
               "round_ratios": round_ratios}
@@ -151,8 +154,9 @@ def run(argv=None):
     parser.add_argument("--steps", type=int, default=10, help="steps per measured epoch")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per fit (the first is not steady)")
     parser.add_argument("--rounds", type=int, default=6, help="alternating fits per side")
+    parser.add_argument("--cache_input", default="auto", help="as model.train's --cache_input")
     args = parser.parse_args(argv)
-    result = measure(args.data_dir, args.batch_size, args.steps, args.epochs, args.rounds)
+    result = measure(args.data_dir, args.batch_size, args.steps, args.epochs, args.rounds, args.cache_input)
     commands.write_result(args.json_out, result)
     return result
 
