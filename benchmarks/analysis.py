@@ -244,7 +244,10 @@ def precomputed(raw):
                        f"measured; {full_epoch:.2f} s with validation and checkpoints, first epoch "
                        f"{epochs[0]['epoch_seconds']:.1f} s); end to end {e2e_epoch:.1f} s per epoch "
                        f"(extrapolated from {e2e['measured_steps']} measured steps of "
-                       f"{e2e['seconds_per_step']:.1f} s "
+                       f"{e2e['seconds_per_step']:.1f} s"
+                       + (" (the faster of 2 processes: " + ", ".join(
+                           f"{value:.1f}" for value in e2e["seconds_per_step_of_each_process"]) + " s per step)"
+                          if e2e.get("seconds_per_step_of_each_process") else "") + " "
                        f"to {e2e['steps_per_epoch']} steps; its CNN ran at {e2e['cnn_frames_per_second']:.0f} "
                        f"frames/s; decoding, not counted, would add "
                        f"{e2e['decode_seconds_all_train_videos']:.1f} s "

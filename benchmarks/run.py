@@ -237,10 +237,13 @@ class Bench:
             "--cache_input", "none")
         self.say("end-to-end design: TimeDistributed(InceptionV3)")
         self.note_load("end_to_end")
-        self.raw["end_to_end"] = self.child(
-            "end_to_end", "end_to_end", "--data_dir", self.outputs["float16_4n"],
-            "--video_dir", datasets.video_dir(self.large), "--batch_size", s["train_batch_size"],
-            "--steps", s["end_to_end_steps"])
+        # Two fresh processes, the faster kept: the same code has run at 1.7 or 3.4 s per step
+        # in separate processes on this machine, so one process could double the ratio.
+        runs = [self.child(f"end_to_end_{attempt}", "end_to_end", "--data_dir", self.outputs["float16_4n"],
+                           "--video_dir", datasets.video_dir(self.large), "--batch_size", s["train_batch_size"],
+                           "--steps", s["end_to_end_steps"]) for attempt in (1, 2)]
+        self.raw["end_to_end"] = dict(min(runs, key=lambda run: run["seconds_per_step"]),
+                                      seconds_per_step_of_each_process=[run["seconds_per_step"] for run in runs])
         self.say("test accuracy: float16 vs uint8 storage")
         self.raw["accuracy"] = self.child(
             "accuracy", "accuracy",
