@@ -3,11 +3,12 @@
 One record holds one video (its frame features once) and all its questions.
 The pipeline: list the split's shards -> parallel interleave of GZIP
 TFRecordDatasets -> parse with `features.records.parse_video_example` ->
-[cache: the parsed videos stay in memory after the first pass] -> expand
-each video into its (video, question) examples -> [training: drop answers
-outside the vocabulary, shuffle] -> pad (frames to the manifest's
-max_sampled_frames, tokens to max_question_tokens) and batch -> prefetch.
-Every map runs with num_parallel_calls=AUTOTUNE.
+[cache: the parsed videos stay in memory after the first pass] -> pad each
+video once (frames to the manifest's max_sampled_frames, question ids to
+max_question_tokens) -> expand it into its (video, question) examples, which
+share the video's frames tensor -> [training: drop answers outside the
+vocabulary, shuffle] -> batch -> prefetch. Maps and batching run with
+num_parallel_calls=AUTOTUNE.
 
 Model inputs (dict, keys from `features.schema`):
   frame_features      float32 [B, T, FEATURE_DIM]  raw (dequantised, un-normalised)
@@ -57,50 +58,61 @@ def read_videos(files, feature_dtype, shuffle_files=False, seed=None, determinis
                        num_parallel_calls=AUTOTUNE, deterministic=deterministic)
 
 
-def video_to_questions(video, max_frames, max_question_tokens, keep_metadata):
-    """One parsed video -> a dict of per-question tensors with a leading [Q] axis."""
+def pad_video(video, max_frames, max_question_tokens):
+    """One parsed video -> frames padded to `max_frames`, question ids to a dense [Q, max_question_tokens].
+
+    Padding once per video (not per question) is what lets its questions share
+    one frames tensor below and be batched without further padding.
+    """
     frames = video[schema.FRAME_FEATURES_KEY][:max_frames]
-    num_questions = tf.shape(video[schema.LABEL_KEY])[0]
-    token_ids = video[schema.QUESTION_TOKEN_IDS_KEY][:, :max_question_tokens]
-    token_ids = token_ids.to_tensor(default_value=schema.PADDING_TOKEN_ID)
-    examples = {
-        schema.FRAME_FEATURES_KEY: tf.tile(frames[tf.newaxis], [num_questions, 1, 1]),
-        schema.NUM_FRAMES_KEY: tf.fill([num_questions], tf.shape(frames)[0]),
-        schema.QUESTION_TOKEN_IDS_KEY: tf.cast(token_ids, tf.int32),
-        schema.LABEL_KEY: video[schema.LABEL_KEY],
-    }
+    num_frames = tf.shape(frames)[0]
+    frames = tf.pad(frames, [[0, max_frames - num_frames], [0, 0]])
+    frames = tf.ensure_shape(frames, [max_frames, schema.FEATURE_DIM])
+    token_ids = video[schema.QUESTION_TOKEN_IDS_KEY][:, :max_question_tokens].to_tensor(
+        default_value=schema.PADDING_TOKEN_ID, shape=[None, max_question_tokens])
+    padded = dict(video)
+    padded.update({schema.FRAME_FEATURES_KEY: frames, schema.NUM_FRAMES_KEY: num_frames,
+                   schema.QUESTION_TOKEN_IDS_KEY: tf.cast(token_ids, tf.int32)})
+    return padded
+
+
+def video_questions(video, keep_metadata):
+    """A padded video -> a dataset of its questions, all holding the video's one frames tensor.
+
+    The frames are not copied per question (no tile, no unbatch): the batch is
+    the first and only copy, half the input's CPU time of tiling them.
+    """
+    per_question = {schema.QUESTION_TOKEN_IDS_KEY: video[schema.QUESTION_TOKEN_IDS_KEY],
+                    schema.LABEL_KEY: video[schema.LABEL_KEY]}
+    per_video = {schema.FRAME_FEATURES_KEY: video[schema.FRAME_FEATURES_KEY],
+                 schema.NUM_FRAMES_KEY: video[schema.NUM_FRAMES_KEY]}
     if keep_metadata:
         for key in METADATA_KEYS:
-            value = video[key]
-            examples[key] = tf.fill([num_questions], value) if value.shape.rank == 0 else value
-    return examples
+            target = per_video if video[key].shape.rank == 0 else per_question
+            target[key] = video[key]
+    return tf.data.Dataset.from_tensor_slices(per_question).map(
+        lambda question: dict(question, **per_video))
 
 
 def question_examples(data_dir, split, feature_dtype, max_frames, max_question_tokens,
                       training=False, keep_metadata=False, seed=None, cache=False):
-    """Unbatched per-question examples of one split (training drops unknown answers).
+    """Unbatched per-question examples of one split, padded (training drops unknown answers).
 
-    cache: keep the parsed videos in memory after the first pass, so later
-    epochs neither read nor parse the records again (files are then visited
-    in the first pass's order; examples are still shuffled every epoch).
+    cache: keep the parsed, padded videos in memory after the first pass, so
+    later epochs neither read, parse nor pad them again (files are then
+    visited in the first pass's order; examples are still shuffled every
+    epoch).
     """
     videos = read_videos(record_files(data_dir, split), feature_dtype, shuffle_files=training,
                          seed=seed, deterministic=True)
+    videos = videos.map(lambda video: pad_video(video, max_frames, max_question_tokens),
+                        num_parallel_calls=AUTOTUNE, deterministic=True)
     if cache:
         videos = videos.cache()
-    examples = videos.map(
-        lambda video: video_to_questions(video, max_frames, max_question_tokens, keep_metadata),
-        num_parallel_calls=AUTOTUNE).unbatch()
+    examples = videos.flat_map(lambda video: video_questions(video, keep_metadata))
     if training:
         examples = examples.filter(lambda example: example[schema.LABEL_KEY] >= 0)
     return examples
-
-
-def padded_shapes(element_spec, max_frames, max_question_tokens):
-    shapes = {key: tf.TensorShape([]) for key in element_spec}
-    shapes[schema.FRAME_FEATURES_KEY] = tf.TensorShape([max_frames, schema.FEATURE_DIM])
-    shapes[schema.QUESTION_TOKEN_IDS_KEY] = tf.TensorShape([max_question_tokens])
-    return shapes
 
 
 def split_inputs(batch):
@@ -124,9 +136,7 @@ def make_dataset(data_dir, split, feature_dtype, max_frames, max_question_tokens
         examples = examples.repeat()
     if training:
         examples = examples.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    batches = examples.padded_batch(
-        batch_size, padded_shapes=padded_shapes(examples.element_spec, max_frames, max_question_tokens),
-        drop_remainder=training)
+    batches = examples.batch(batch_size, drop_remainder=training, num_parallel_calls=AUTOTUNE)
     if not keep_metadata:
         batches = batches.map(split_inputs, num_parallel_calls=AUTOTUNE)
     options = tf.data.Options()
@@ -155,9 +165,9 @@ def count_examples(data_dir, split, in_vocabulary_only=False):
     return int(counts.reduce(tf.constant(0, tf.int64), lambda total, value: total + value).numpy())
 
 
-def cached_bytes(frames):
-    """Memory the parsed features of `frames` frames take in a cache (float32)."""
-    return frames * schema.FEATURE_DIM * 4
+def cached_bytes(videos, max_frames):
+    """Memory the features of `videos` videos take in the cache (float32, padded to `max_frames`)."""
+    return videos * max_frames * schema.FEATURE_DIM * 4
 
 
 def should_cache(cache_input, cache_bytes, max_bytes=CACHE_AUTO_MAX_BYTES):

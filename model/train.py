@@ -78,10 +78,10 @@ def configs_from_args(args):
 
 
 def input_cache_bytes(data_info):
-    """Memory the train and validation splits' parsed features would take in the input cache."""
+    """Memory the train and validation splits' padded features would take in the input cache."""
     counts = data_info.manifest[manifest_lib.MANIFEST_COUNTS]
-    return data.cached_bytes(sum(counts[split]["frames"]
-                                 for split in (schema.TRAIN_SPLIT, schema.VALIDATION_SPLIT)))
+    videos = sum(counts[split]["videos"] for split in (schema.TRAIN_SPLIT, schema.VALIDATION_SPLIT))
+    return data.cached_bytes(videos, data_info.max_frames)
 
 
 def input_cache_decision(data_info, cache_input):

@@ -70,6 +70,9 @@ def test_training_drops_unknown_answers_and_yields_model_inputs(tiny_data_dir):
     data_dir, _ = tiny_data_dir
     dataset = data.make_dataset(data_dir, schema.TRAIN_SPLIT, "float32", MAX_FRAMES, MAX_TOKENS,
                                 batch_size=1, training=True, shuffle_buffer=8, seed=0)
+    spec, _ = dataset.element_spec
+    assert spec[schema.FRAME_FEATURES_KEY].shape == (1, MAX_FRAMES, schema.FEATURE_DIM)
+    assert spec[schema.QUESTION_TOKEN_IDS_KEY].shape == (1, MAX_TOKENS)
     batches = list(dataset.as_numpy_iterator())
     labels = sorted(int(label[0]) for _, label in batches)
     assert labels == [0, 1, 2]
@@ -97,10 +100,11 @@ def test_the_input_cache_serves_later_epochs_without_the_records(tiny_data_dir):
 
 
 def test_cache_input_auto_caches_only_what_fits_its_budget():
-    frames_in_budget = data.CACHE_AUTO_MAX_BYTES // data.cached_bytes(1)
-    assert data.should_cache(data.CACHE_AUTO, data.cached_bytes(frames_in_budget))
-    assert not data.should_cache(data.CACHE_AUTO, data.cached_bytes(frames_in_budget + 1))
-    assert data.should_cache(data.CACHE_MEMORY, data.cached_bytes(10 * frames_in_budget))
+    assert data.cached_bytes(videos=3, max_frames=16) == 3 * 16 * schema.FEATURE_DIM * 4
+    videos_in_budget = data.CACHE_AUTO_MAX_BYTES // data.cached_bytes(1, 16)
+    assert data.should_cache(data.CACHE_AUTO, data.cached_bytes(videos_in_budget, 16))
+    assert not data.should_cache(data.CACHE_AUTO, data.cached_bytes(videos_in_budget + 1, 16))
+    assert data.should_cache(data.CACHE_MEMORY, data.cached_bytes(10 * videos_in_budget, 16))
     assert not data.should_cache(data.CACHE_NONE, 0)
     with pytest.raises(ValueError, match="--cache_input 'disk'"):
         data.should_cache("disk", 0)
