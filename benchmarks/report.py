@@ -82,6 +82,10 @@ def markdown(raw, figures, baseline=None):
         lines += ["", f"Before: the same benchmark run earlier ({baseline.get('label') or 'baseline'}); other "
                       f"jobs loaded the machine differently then (load up to {_max_load(baseline['raw'])}, now "
                       f"{_max_load(raw)}), so a change smaller than the run-to-run noise means nothing."]
+        then_cpu, now_cpu = baseline["machine"].get("cpu_model"), raw["machine"].get("cpu_model")
+        if then_cpu != now_cpu:
+            lines[-1] += (f" **The Before column ran on another CPU ({then_cpu}; now {now_cpu}): compare "
+                          f"ratios only, and rerun the baseline's commit here for a fair comparison.**")
     missed = [figure for figure in figures if figure["met"] is False]
     lines += ["", "Goals missed: " + (", ".join(f"{f['id']} ({f['name']}: {f['text']}, goal {f['goal']})"
                                               for f in missed) or "none") + "."]
