@@ -237,6 +237,9 @@ def precomputed(raw):
     e2e = raw["end_to_end"]
     e2e_epoch = e2e["epoch_seconds_extrapolated"]
     pipeline_cost = _wall(raw["pipeline"]["float16_4n"])
+    each_process = e2e.get("seconds_per_step_of_each_process")
+    processes = (f" (the faster of {len(each_process)} processes: "
+                 f"{', '.join(f'{value:.1f}' for value in each_process)} s per step)" if each_process else "")
     figures = [
         _figure("4a", section, "time per epoch: end to end / ours (training steps)", e2e_epoch / train_epoch,
                 _x(e2e_epoch / train_epoch, 0), basis="measured + extrapolated",
@@ -244,10 +247,7 @@ def precomputed(raw):
                        f"measured; {full_epoch:.2f} s with validation and checkpoints, first epoch "
                        f"{epochs[0]['epoch_seconds']:.1f} s); end to end {e2e_epoch:.1f} s per epoch "
                        f"(extrapolated from {e2e['measured_steps']} measured steps of "
-                       f"{e2e['seconds_per_step']:.1f} s"
-                       + (" (the faster of 2 processes: " + ", ".join(
-                           f"{value:.1f}" for value in e2e["seconds_per_step_of_each_process"]) + " s per step)"
-                          if e2e.get("seconds_per_step_of_each_process") else "") + " "
+                       f"{e2e['seconds_per_step']:.1f} s{processes} "
                        f"to {e2e['steps_per_epoch']} steps; its CNN ran at {e2e['cnn_frames_per_second']:.0f} "
                        f"frames/s; decoding, not counted, would add "
                        f"{e2e['decode_seconds_all_train_videos']:.1f} s "

@@ -3,10 +3,10 @@
 One record holds one video (its frame features once) and all its questions.
 The pipeline: list the split's shards -> parallel interleave of GZIP
 TFRecordDatasets -> parse with `features.records.parse_video_example` ->
-[cache: the parsed videos stay in memory after the first pass] -> pad each
-video once (frames to the manifest's max_sampled_frames, question ids to
-max_question_tokens) -> expand it into its (video, question) examples, which
-share the video's frames tensor -> [training: drop answers outside the
+pad each video once (frames to the manifest's max_sampled_frames, question
+ids to max_question_tokens) -> [cache: the padded videos stay in memory after
+the first pass] -> expand each video into its (video, question) examples,
+which share the video's frames tensor -> [training: drop answers outside the
 vocabulary, shuffle] -> batch -> prefetch. Maps and batching run with
 num_parallel_calls=AUTOTUNE.
 
@@ -79,8 +79,8 @@ def pad_video(video, max_frames, max_question_tokens):
 def video_questions(video, keep_metadata):
     """A padded video -> a dataset of its questions, all holding the video's one frames tensor.
 
-    The frames are not copied per question (no tile, no unbatch): the batch is
-    the first and only copy, half the input's CPU time of tiling them.
+    The frames are not copied per question (no tile, no unbatch): batching
+    makes the only copy, which halves the input's CPU time against tiling.
     """
     per_question = {schema.QUESTION_TOKEN_IDS_KEY: video[schema.QUESTION_TOKEN_IDS_KEY],
                     schema.LABEL_KEY: video[schema.LABEL_KEY]}
