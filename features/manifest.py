@@ -4,11 +4,15 @@ Written by the pipeline next to its records; read by the trainer, the
 evaluator, the exporter and `model.predict`, which take the feature dtype, the
 frame sampling rule and the CNN from here so that nothing is configured twice.
 
-Top-level keys (MANIFEST_* below): schema_version, config (the full run
-configuration, including `cnn`, `sampling`, `feature_dtype`,
-`max_question_tokens`, `answer_top_k`, `quantize`), config_fingerprint,
-counts (per split: videos, questions, frames; plus input, written, rejected
-and truncated questions), vocabulary sizes, and created (UTC time).
+Top-level keys (MANIFEST_* below): schema_version, task (open_ended,
+multiple_choice or count), config (the full run configuration, including
+`cnn` with the backbone, its feature dimension and weights checksum,
+`sampling`, `feature_dtype`, `max_question_tokens`, `answer_top_k`,
+`num_candidates`, `quantize`), config_fingerprint, inputs (each annotation
+file with the layout read and its split), counts (per split: videos,
+questions, frames; plus input, written, rejected and truncated questions),
+timings (seconds per pipeline stage, from Beam's metrics), vocabulary sizes,
+and created (UTC time).
 """
 
 import hashlib
@@ -22,6 +26,9 @@ MANIFEST_CONFIG_FINGERPRINT = "config_fingerprint"
 MANIFEST_COUNTS = "counts"
 MANIFEST_VOCABULARY = "vocabulary"
 MANIFEST_CREATED = "created"
+MANIFEST_TASK = "task"
+MANIFEST_INPUTS = "inputs"
+MANIFEST_TIMINGS = "timings"
 
 CONFIG_CNN = "cnn"
 CONFIG_SAMPLING = "sampling"
@@ -29,6 +36,13 @@ CONFIG_FEATURE_DTYPE = "feature_dtype"
 CONFIG_MAX_QUESTION_TOKENS = "max_question_tokens"
 CONFIG_ANSWER_TOP_K = "answer_top_k"
 CONFIG_QUANTIZE = "quantize"
+CONFIG_NUM_CANDIDATES = "num_candidates"
+CNN_BACKBONE = "backbone"
+CNN_FEATURE_DIM = "feature_dim"
+CNN_WEIGHTS = "weights"
+CNN_WEIGHTS_SHA256 = "weights_sha256"
+CNN_IMAGE_SIZE = "image_size"
+CNN_NOTE = "note"
 
 
 class ManifestError(ValueError):
@@ -74,7 +88,7 @@ def read_manifest(data_dir):
             f"{path} has record schema version {version!r} but this toolkit reads version "
             f"{schema.SCHEMA_VERSION}; re-run `python -m pipeline.run` with this version "
             f"to rebuild the records")
-    for key in (MANIFEST_CONFIG, MANIFEST_COUNTS, MANIFEST_VOCABULARY):
+    for key in (MANIFEST_TASK, MANIFEST_CONFIG, MANIFEST_COUNTS, MANIFEST_VOCABULARY):
         if key not in manifest:
             raise ManifestError(f"{path} lacks {key!r}; re-run the pipeline")
     return manifest
@@ -89,8 +103,31 @@ def sampling_config(manifest):
 
 
 def cnn_config(manifest):
-    """dict with weights, weights_sha256, image_size (see features.cnn.FrozenCnn.describe)."""
+    """dict with backbone, feature_dim, weights, weights_sha256, image_size (features.cnn.FrozenCnn.describe)."""
     return manifest[MANIFEST_CONFIG][CONFIG_CNN]
+
+
+def feature_dim(manifest):
+    """Values per frame in the records: the backbone's pooled feature dimension."""
+    return int(cnn_config(manifest)[CNN_FEATURE_DIM])
+
+
+def backbone_name(manifest):
+    return str(cnn_config(manifest)[CNN_BACKBONE])
+
+
+def image_size(manifest):
+    return int(cnn_config(manifest)[CNN_IMAGE_SIZE])
+
+
+def task(manifest):
+    """open_ended, multiple_choice or count (features.schema.TASKS)."""
+    return manifest[MANIFEST_TASK]
+
+
+def num_candidates(manifest):
+    """Candidates per question (multiple choice), else 0."""
+    return int(manifest[MANIFEST_CONFIG].get(CONFIG_NUM_CANDIDATES) or 0)
 
 
 def max_question_tokens(manifest):

@@ -1,6 +1,6 @@
 """Storage of frame features: float32, float16, or YouTube-8M-style uint8.
 
-Each frame's FEATURE_DIM values are stored as the raw bytes of one dtype.
+Each frame's feature_dim values (the backbone's, see `backbones`) are stored as the raw bytes of one dtype.
 uint8 maps [QUANTIZE_MIN, QUANTIZE_MAX] onto 0..255 with rounding (values
 outside are clipped) and `dequantize` maps each code back to the centre of its
 bin, so for in-range values |dequantize(quantize(x)) - x| <= half a bin.
@@ -51,12 +51,12 @@ def bytes_per_value(feature_dtype):
     return np.dtype(check_feature_dtype(feature_dtype)).itemsize
 
 
-def encode_frames(features, feature_dtype):
-    """[num_frames, FEATURE_DIM] floats -> list of one bytes string per frame."""
+def encode_frames(features, feature_dtype, feature_dim=None):
+    """[num_frames, feature_dim] floats -> list of one bytes string per frame."""
     features = np.asarray(features, dtype=np.float32)
-    if features.ndim != 2 or features.shape[1] != schema.FEATURE_DIM:
+    if features.ndim != 2 or (feature_dim is not None and features.shape[1] != feature_dim):
         raise ValueError(
-            f"frame features must have shape [frames, {schema.FEATURE_DIM}], "
+            f"frame features must have shape [frames, {feature_dim or 'feature_dim'}], "
             f"got {features.shape}")
     check_feature_dtype(feature_dtype)
     if feature_dtype == "uint8":
@@ -66,12 +66,14 @@ def encode_frames(features, feature_dtype):
     return [row.tobytes() for row in stored]
 
 
-def decode_frames(frame_bytes, feature_dtype):
-    """List of per-frame bytes -> float32 [num_frames, FEATURE_DIM]."""
+def decode_frames(frame_bytes, feature_dtype, feature_dim):
+    """List of per-frame bytes -> float32 [num_frames, feature_dim]."""
     check_feature_dtype(feature_dtype)
     if not frame_bytes:
-        return np.zeros((0, schema.FEATURE_DIM), np.float32)
+        return np.zeros((0, feature_dim), np.float32)
     stored = np.stack([np.frombuffer(b, dtype=feature_dtype) for b in frame_bytes])
+    if stored.shape[1] != feature_dim:
+        raise ValueError(f"stored frames hold {stored.shape[1]} values each, expected {feature_dim}")
     if feature_dtype == "uint8":
         return dequantize(stored)
     return stored.astype(np.float32)
@@ -79,11 +81,12 @@ def decode_frames(frame_bytes, feature_dtype):
 
 def stored_values(features, feature_dtype):
     """What a reader gets back after storage: decode(encode(features))."""
-    return decode_frames(encode_frames(features, feature_dtype), feature_dtype)
+    features = np.asarray(features, dtype=np.float32)
+    return decode_frames(encode_frames(features, feature_dtype), feature_dtype, features.shape[-1])
 
 
 def decode_frames_tensor(frame_bytes, feature_dtype):
-    """TensorFlow decoder: string tensor [..., frames] -> float32 [..., frames, FEATURE_DIM]."""
+    """TensorFlow decoder: string tensor [..., frames] -> float32 [..., frames, feature_dim]."""
     import tensorflow as tf  # Imported here so the NumPy half needs no TensorFlow.
 
     check_feature_dtype(feature_dtype)

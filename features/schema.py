@@ -7,26 +7,40 @@ a default.
 One `tf.train.SequenceExample` per video:
 
 context
-  video_id        bytes     the annotation's video id
+  video_id        bytes     the clip id: the annotation's video id, plus [start:end] for a segment
   split           bytes     train | val | test
   num_frames      int64     frames actually sampled (may be < frames asked)
   schema_version  int64     SCHEMA_VERSION
   question        bytes[Q]  raw question text, one per question of the video
   question_id     bytes[Q]
-  question_type   bytes[Q]  annotation's type, else the question's first word
-  answer          bytes[Q]  raw answer text
-  label           int64[Q]  index in the answer vocabulary, OUT_OF_VOCABULARY_LABEL if absent
+  question_type   bytes[Q]  the data set's own type, else the question's first word
+  answer          bytes[Q]  raw answer text (multiple choice: the correct candidate's text)
+  label           int64[Q]  open_ended: index in the answer vocabulary, OUT_OF_VOCABULARY_LABEL
+                            if absent; multiple_choice: index of the correct candidate;
+                            count: the count
+  candidate       bytes[Q*C]  multiple_choice only: the C candidates of each question, in order
 
 feature lists
-  frame_features      num_frames entries, each FEATURE_DIM values as raw bytes
-                      of the run's feature dtype (see `quantize`)
-  question_token_ids  Q entries, each the int64 token ids of one question
-                      (vocabulary index + TOKEN_ID_OFFSET; OOV = vocab size + 1)
+  frame_features       num_frames entries, each feature_dim values (the manifest's
+                       backbone) as raw bytes of the run's feature dtype (see `quantize`)
+  question_token_ids   Q entries, each the int64 token ids of one question
+                       (vocabulary index + TOKEN_ID_OFFSET; OOV = vocab size + 1)
+  candidate_token_ids  multiple_choice only: Q*C entries, each candidate's token ids
+                       (the question vocabulary)
 
-Frame features are stored once per video however many questions it has.
+Frame features are stored once per clip however many questions it has. The
+run's task, backbone and feature dimension are in the manifest (`manifest`).
 """
 
-SCHEMA_VERSION = 1
+# 2: the backbone and its feature dimension are recorded in the manifest;
+#    clips may be segments; multiple-choice and count tasks.
+SCHEMA_VERSION = 2
+
+# Tasks: one per pipeline run, recorded in the manifest.
+TASK_OPEN_ENDED = "open_ended"
+TASK_MULTIPLE_CHOICE = "multiple_choice"
+TASK_COUNT = "count"
+TASKS = (TASK_OPEN_ENDED, TASK_MULTIPLE_CHOICE, TASK_COUNT)
 
 # Context keys.
 VIDEO_ID_KEY = "video_id"
@@ -38,21 +52,20 @@ QUESTION_ID_KEY = "question_id"
 QUESTION_TYPE_KEY = "question_type"
 ANSWER_KEY = "answer"
 LABEL_KEY = "label"
+CANDIDATE_KEY = "candidate"
 
 # Feature-list keys.
 FRAME_FEATURES_KEY = "frame_features"
 QUESTION_TOKEN_IDS_KEY = "question_token_ids"
+CANDIDATE_TOKEN_IDS_KEY = "candidate_token_ids"
 
-# Frame features: InceptionV3, no top, global average pooling.
-FEATURE_DIM = 2048
+# Frame features: the backbone's pooled values (see `backbones`), stored as one of these.
 FEATURE_DTYPES = ("float32", "float16", "uint8")
 DEFAULT_FEATURE_DTYPE = "float16"
 
 # Frame sampling and the CNN input.
 DEFAULT_FRAMES_PER_VIDEO = 16
-DEFAULT_IMAGE_SIZE = 299
-MIN_IMAGE_SIZE = 75  # InceptionV3's smallest accepted input.
-CNN_WEIGHTS_CHOICES_HELP = "imagenet | random | PATH to a Keras weights file"
+CNN_WEIGHTS_CHOICES_HELP = "imagenet | random[:SEED] | PATH to a Keras weights file"
 DEFAULT_CNN_WEIGHTS = "imagenet"
 DEFAULT_RANDOM_WEIGHTS_SEED = 0
 

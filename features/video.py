@@ -28,7 +28,8 @@ import av
 import numpy as np
 from apache_beam.io.filesystems import CompressionTypes, FileSystems
 
-from features import cnn, sampling
+from features import frames as frames_lib
+from features import sampling
 
 
 class VideoDecodeError(Exception):
@@ -218,7 +219,7 @@ def _decode_selected(path, container, stream, selected, image_size):
 
     def resize_pending():
         if pending:
-            resized.append(cnn.resize_frames(np.stack(pending), image_size).numpy())
+            resized.append(frames_lib.resize_frames(np.stack(pending), image_size).numpy())
             pending.clear()
 
     stream.thread_type = "AUTO"
