@@ -129,11 +129,15 @@ def weights_checksum(model):
     return digest.hexdigest()
 
 
-def preprocess(backbone_name, frames):
-    """uint8 frames -> float32 inputs as the backbone expects (its own preprocess_input)."""
+def preprocess_function(backbone_name):
+    """The backbone's own `preprocess_input`: uint8 frames -> float32 inputs as it expects.
+
+    Resolved outside traced code: importing inside a tf.function would make
+    AutoGraph try (and fail) to convert the import machinery.
+    """
     backbone = backbones.get_backbone(backbone_name)
-    module = importlib.import_module(f"tf_keras.applications.{backbone.preprocess_module}")
-    return module.preprocess_input(tf.cast(frames, tf.float32))
+    preprocess_input = importlib.import_module(f"tf_keras.applications.{backbone.preprocess_module}").preprocess_input
+    return lambda frames: preprocess_input(tf.cast(frames, tf.float32))
 
 
 class FrozenCnn(tf.Module):
@@ -145,6 +149,7 @@ class FrozenCnn(tf.Module):
         self.image_size = int(image_size)
         self.weights_spec = weights
         self.model = build_cnn(backbone_name, weights, self.image_size)
+        self.preprocess = preprocess_function(backbone_name)
         self.checksum = weights_checksum(self.model)
         self._embed = tf.function(
             self.embed_tensor,
@@ -156,7 +161,7 @@ class FrozenCnn(tf.Module):
 
     def embed_tensor(self, frames):
         """uint8 tensor [batch, size, size, 3] -> float32 [batch, feature_dim] (traceable)."""
-        return tf.cast(self.model(preprocess(self.backbone.name, frames), training=False), tf.float32)
+        return tf.cast(self.model(self.preprocess(frames), training=False), tf.float32)
 
     def embed(self, frames):
         """uint8 [batch, size, size, 3] (NumPy or tensor) -> float32 NumPy [batch, feature_dim]."""

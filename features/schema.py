@@ -98,22 +98,26 @@ TRANSFORMED_METADATA_DIR = "transformed_metadata"
 QUESTION_VOCABULARY_NAME = "question_tokens"
 ANSWER_VOCABULARY_NAME = "answers"
 
-# Inputs of the tf.Transform preprocessing function (one instance per video;
-# serving passes only the question).
-TRANSFORM_INPUT_VIDEO_ID = "video_id"  # passed through to join outputs back to videos
+# Inputs of the tf.Transform preprocessing function (one instance per clip;
+# serving passes only the question, and the candidates for multiple choice).
 TRANSFORM_INPUT_QUESTION = "question"
 TRANSFORM_INPUT_ANSWER = "answer"
+TRANSFORM_INPUT_CANDIDATE = "candidate"
+TRANSFORM_INPUT_LABEL = "label"
 TRANSFORM_INPUT_FRAME_SUM = "frame_sum"
 TRANSFORM_INPUT_FRAME_SUM_SQUARES = "frame_sum_squares"
-TRANSFORM_INPUT_FRAME_COUNT = "frame_count"
+TRANSFORM_INPUT_NUM_FRAMES = "num_frames"
 
 # Outputs of the tf.Transform preprocessing function.
-TRANSFORM_VIDEO_ID = "video_id"
 TRANSFORM_QUESTION_TOKEN_IDS = "question_token_ids"
 TRANSFORM_QUESTION_TOKEN_COUNTS = "question_token_counts"
+TRANSFORM_CANDIDATE_TOKEN_IDS = "candidate_token_ids"
+TRANSFORM_CANDIDATE_TOKEN_COUNTS = "candidate_token_counts"
 TRANSFORM_LABELS = "labels"
 TRANSFORM_FEATURE_MEAN = "frame_feature_mean"
 TRANSFORM_FEATURE_STDDEV = "frame_feature_stddev"
+TRANSFORM_COUNT_MIN = "count_min"
+TRANSFORM_COUNT_MAX = "count_max"
 
 
 def record_file_prefix(split):

@@ -247,8 +247,10 @@ def _decode_selected(path, container, stream, selected, image_size):
     return frames, rotation
 
 
-def decode_video(path, sampling_config, image_size):
+def decode_video(path, sampling_config, image_size, segment=None):
     """Decode `path` and return a DecodedVideo of the sampled, resized frames."""
+    if segment is not None:
+        raise VideoDecodeError(path, "segments are not supported yet")
     try:
         handle, container = _open_container(path)
         try:

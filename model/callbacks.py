@@ -147,16 +147,21 @@ def mark_history_completed(model_dir):
 class BestWeights(keras.callbacks.Callback):
     """Saves the weights when `monitor` beats the best value so far (kept in M/best.json).
 
+    `mode` "max" keeps the highest value (accuracy), "min" the lowest (MSE).
+
     Every worker saves (saving reads distributed variables, which all workers
     must do together); only the chief writes into model_dir, the others into a
     temporary directory removed at once. The best value is read from best.json
     when training starts, so a resumed run keeps the earlier best.
     """
 
-    def __init__(self, model_dir, monitor, is_chief, task_index=0):
+    def __init__(self, model_dir, monitor, is_chief, task_index=0, mode="max"):
         super().__init__()
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
         self.model_dir = model_dir
         self.monitor = monitor
+        self.mode = mode
         self.is_chief = is_chief
         self.task_index = task_index
         self.state_path = storage.join(model_dir, storage.BEST_STATE_FILE)
@@ -173,7 +178,8 @@ class BestWeights(keras.callbacks.Callback):
         if logs is None or self.monitor not in logs:
             return
         value = float(logs[self.monitor])
-        if self.best_value is not None and value <= self.best_value:
+        if self.best_value is not None and (value <= self.best_value if self.mode == "max"
+                                            else value >= self.best_value):
             return
         self.best_value = value
         directory = strategy_lib.worker_write_dir(self.model_dir, self.is_chief, self.task_index)

@@ -12,8 +12,7 @@ import dataclasses
 
 from model import storage
 
-CONFIG_FORMAT_VERSION = 1
-VIDEO_ENCODERS = ("lstm", "mean", "none")
+CONFIG_FORMAT_VERSION = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,9 +27,8 @@ class NetworkConfig:
     dropout: float = 0.2
 
     def __post_init__(self):
-        if self.video_encoder not in VIDEO_ENCODERS:
-            raise ValueError(f"--video_encoder {self.video_encoder!r}: choose one of "
-                             f"{', '.join(VIDEO_ENCODERS)}")
+        from model import encoders  # The table of encoders; fails on an unknown name.
+        encoders.get_encoder(self.video_encoder)
         for name in ("embedding_dim", "question_units", "video_units", "hidden_units"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
@@ -64,6 +62,10 @@ class DataSignature:
     """What identifies the data a model was trained on (from `model.data_info`)."""
 
     schema_version: int
+    task: str
+    num_candidates: int
+    backbone: str
+    feature_dim: int
     feature_dtype: str
     max_frames: int
     max_question_tokens: int

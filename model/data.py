@@ -10,19 +10,28 @@ which share the video's frames tensor -> [training: drop answers outside the
 vocabulary, shuffle] -> batch -> prefetch. Maps and batching run with
 num_parallel_calls=AUTOTUNE.
 
-Model inputs (dict, keys from `features.schema`):
-  frame_features      float32 [B, T, FEATURE_DIM]  raw (dequantised, un-normalised)
-  num_frames          int32   [B]                  real frames; the rest is padding
-  question_token_ids  int32   [B, L]               0 = padding
-and the label (int64 [B], OUT_OF_VOCABULARY_LABEL for unknown answers).
+Model inputs (dict, keys from `features.schema`; D is the manifest's feature dimension):
+  frame_features       float32 [B, T, D]  raw (dequantised, un-normalised)
+  num_frames           int32   [B]        real frames; the rest is padding
+  question_token_ids   int32   [B, L]     0 = padding
+  candidate_token_ids  int32   [B, C, L]  multiple choice only
+and the label (int64 [B]): open-ended, the answer's index or OUT_OF_VOCABULARY_LABEL;
+multiple choice, the correct candidate; count, the count.
+
+Everything the input needs to know about the data is an `InputSpec`, made
+from a `DataInfo` (or by hand in tests).
 """
+
+import dataclasses
+
 
 import tensorflow as tf
 
 from features import records, schema
 
 AUTOTUNE = tf.data.AUTOTUNE
-MODEL_INPUT_KEYS = (schema.FRAME_FEATURES_KEY, schema.NUM_FRAMES_KEY, schema.QUESTION_TOKEN_IDS_KEY)
+PER_VIDEO_INPUT_KEYS = (schema.FRAME_FEATURES_KEY, schema.NUM_FRAMES_KEY)
+BASE_INPUT_KEYS = PER_VIDEO_INPUT_KEYS + (schema.QUESTION_TOKEN_IDS_KEY,)
 # Per-question strings kept for evaluation reports.
 METADATA_KEYS = (schema.VIDEO_ID_KEY, schema.QUESTION_ID_KEY, schema.QUESTION_TYPE_KEY,
                  schema.QUESTION_KEY, schema.ANSWER_KEY)
@@ -35,6 +44,31 @@ CACHE_CHOICES = (CACHE_AUTO, CACHE_MEMORY, CACHE_NONE)
 CACHE_AUTO_MAX_BYTES = 4 * 2**30
 
 
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+    """The shape of one data set's examples."""
+
+    task: str
+    feature_dtype: str
+    feature_dim: int
+    max_frames: int
+    max_question_tokens: int
+    num_candidates: int = 0
+
+    @classmethod
+    def from_data_info(cls, data_info):
+        return cls(task=data_info.task, feature_dtype=data_info.feature_dtype,
+                   feature_dim=data_info.feature_dim, max_frames=data_info.max_frames,
+                   max_question_tokens=data_info.max_question_tokens,
+                   num_candidates=data_info.num_candidates)
+
+    @property
+    def input_keys(self):
+        if self.task == schema.TASK_MULTIPLE_CHOICE:
+            return BASE_INPUT_KEYS + (schema.CANDIDATE_TOKEN_IDS_KEY,)
+        return BASE_INPUT_KEYS
+
+
 def record_files(data_dir, split):
     """Sorted shard paths of `split`; ValueError if there are none."""
     pattern = schema.record_file_pattern(data_dir, split)
@@ -45,7 +79,7 @@ def record_files(data_dir, split):
     return files
 
 
-def read_videos(files, feature_dtype, shuffle_files=False, seed=None, deterministic=True):
+def read_videos(files, spec, shuffle_files=False, seed=None, deterministic=True):
     """Parsed video records from GZIP shards, read with a parallel interleave."""
     dataset = tf.data.Dataset.from_tensor_slices(files)
     if shuffle_files:
@@ -54,36 +88,49 @@ def read_videos(files, feature_dtype, shuffle_files=False, seed=None, determinis
         lambda path: tf.data.TFRecordDataset(path, compression_type=schema.RECORD_COMPRESSION),
         cycle_length=min(len(files), MAX_INTERLEAVED_FILES), num_parallel_calls=AUTOTUNE,
         deterministic=deterministic)
-    return dataset.map(lambda serialized: records.parse_video_example(serialized, feature_dtype),
+    return dataset.map(lambda serialized: records.parse_video_example(serialized, spec.feature_dtype,
+                                                                      spec.feature_dim),
                        num_parallel_calls=AUTOTUNE, deterministic=deterministic)
 
 
-def pad_video(video, max_frames, max_question_tokens):
-    """One parsed video -> frames padded to `max_frames`, question ids to a dense [Q, max_question_tokens].
+def _dense_token_ids(ragged, max_tokens):
+    return tf.cast(ragged[:, :max_tokens].to_tensor(
+        default_value=schema.PADDING_TOKEN_ID, shape=[None, max_tokens]), tf.int32)
+
+
+def pad_video(video, spec):
+    """One parsed video -> frames padded to max_frames, question ids to a dense [Q, max_question_tokens]
+    (candidates: [Q, C, max_question_tokens]).
 
     Padding once per video (not per question) is what lets its questions share
     one frames tensor below and be batched without further padding.
     """
-    frames = video[schema.FRAME_FEATURES_KEY][:max_frames]
+    frames = video[schema.FRAME_FEATURES_KEY][:spec.max_frames]
     num_frames = tf.shape(frames)[0]
-    frames = tf.pad(frames, [[0, max_frames - num_frames], [0, 0]])
-    frames = tf.ensure_shape(frames, [max_frames, schema.FEATURE_DIM])
-    token_ids = video[schema.QUESTION_TOKEN_IDS_KEY][:, :max_question_tokens].to_tensor(
-        default_value=schema.PADDING_TOKEN_ID, shape=[None, max_question_tokens])
+    frames = tf.pad(frames, [[0, spec.max_frames - num_frames], [0, 0]])
+    frames = tf.ensure_shape(frames, [spec.max_frames, spec.feature_dim])
     padded = dict(video)
     padded.update({schema.FRAME_FEATURES_KEY: frames, schema.NUM_FRAMES_KEY: num_frames,
-                   schema.QUESTION_TOKEN_IDS_KEY: tf.cast(token_ids, tf.int32)})
+                   schema.QUESTION_TOKEN_IDS_KEY: _dense_token_ids(video[schema.QUESTION_TOKEN_IDS_KEY],
+                                                                   spec.max_question_tokens)})
+    if spec.task == schema.TASK_MULTIPLE_CHOICE:
+        candidates = _dense_token_ids(video[schema.CANDIDATE_TOKEN_IDS_KEY], spec.max_question_tokens)
+        padded[schema.CANDIDATE_TOKEN_IDS_KEY] = tf.reshape(
+            candidates, [-1, spec.num_candidates, spec.max_question_tokens])
+    else:
+        del padded[schema.CANDIDATE_TOKEN_IDS_KEY]
+    del padded[schema.CANDIDATE_KEY]
     return padded
 
 
-def video_questions(video, keep_metadata):
+def video_questions(video, spec, keep_metadata):
     """A padded video -> a dataset of its questions, all holding the video's one frames tensor.
 
     The frames are not copied per question (no tile, no unbatch): batching
     makes the only copy, which halves the input's CPU time against tiling.
     """
-    per_question = {schema.QUESTION_TOKEN_IDS_KEY: video[schema.QUESTION_TOKEN_IDS_KEY],
-                    schema.LABEL_KEY: video[schema.LABEL_KEY]}
+    per_question = {key: video[key] for key in spec.input_keys if key not in PER_VIDEO_INPUT_KEYS}
+    per_question[schema.LABEL_KEY] = video[schema.LABEL_KEY]
     per_video = {schema.FRAME_FEATURES_KEY: video[schema.FRAME_FEATURES_KEY],
                  schema.NUM_FRAMES_KEY: video[schema.NUM_FRAMES_KEY]}
     if keep_metadata:
@@ -94,8 +141,7 @@ def video_questions(video, keep_metadata):
         lambda question: dict(question, **per_video))
 
 
-def question_examples(data_dir, split, feature_dtype, max_frames, max_question_tokens,
-                      training=False, keep_metadata=False, seed=None, cache=False):
+def question_examples(data_dir, split, spec, training=False, keep_metadata=False, seed=None, cache=False):
     """Unbatched per-question examples of one split, padded (training drops unknown answers).
 
     cache: keep the parsed, padded videos in memory after the first pass, so
@@ -103,26 +149,24 @@ def question_examples(data_dir, split, feature_dtype, max_frames, max_question_t
     visited in the first pass's order; examples are still shuffled every
     epoch).
     """
-    videos = read_videos(record_files(data_dir, split), feature_dtype, shuffle_files=training,
+    videos = read_videos(record_files(data_dir, split), spec, shuffle_files=training,
                          seed=seed, deterministic=True)
-    videos = videos.map(lambda video: pad_video(video, max_frames, max_question_tokens),
-                        num_parallel_calls=AUTOTUNE, deterministic=True)
+    videos = videos.map(lambda video: pad_video(video, spec), num_parallel_calls=AUTOTUNE, deterministic=True)
     if cache:
         videos = videos.cache()
-    examples = videos.flat_map(lambda video: video_questions(video, keep_metadata))
-    if training:
+    examples = videos.flat_map(lambda video: video_questions(video, spec, keep_metadata))
+    if training and spec.task == schema.TASK_OPEN_ENDED:
         examples = examples.filter(lambda example: example[schema.LABEL_KEY] >= 0)
     return examples
 
 
-def split_inputs(batch):
+def split_inputs(batch, spec):
     """Batched example dict -> (model inputs, label) for Keras."""
-    return {key: batch[key] for key in MODEL_INPUT_KEYS}, batch[schema.LABEL_KEY]
+    return {key: batch[key] for key in spec.input_keys}, batch[schema.LABEL_KEY]
 
 
-def make_dataset(data_dir, split, feature_dtype, max_frames, max_question_tokens, batch_size,
-                 training=False, shuffle_buffer=1024, seed=None, keep_metadata=False,
-                 repeat=False, cache=False):
+def make_dataset(data_dir, split, spec, batch_size, training=False, shuffle_buffer=1024, seed=None,
+                 keep_metadata=False, repeat=False, cache=False):
     """Batched dataset of one split.
 
     training: shuffle, drop answers outside the vocabulary, drop the last
@@ -130,15 +174,15 @@ def make_dataset(data_dir, split, feature_dtype, max_frames, max_question_tokens
     and METADATA_KEYS strings) instead of (inputs, label). cache: see
     `question_examples`.
     """
-    examples = question_examples(data_dir, split, feature_dtype, max_frames, max_question_tokens,
-                                 training=training, keep_metadata=keep_metadata, seed=seed, cache=cache)
+    examples = question_examples(data_dir, split, spec, training=training, keep_metadata=keep_metadata,
+                                 seed=seed, cache=cache)
     if repeat:
         examples = examples.repeat()
     if training:
         examples = examples.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     batches = examples.batch(batch_size, drop_remainder=training, num_parallel_calls=AUTOTUNE)
     if not keep_metadata:
-        batches = batches.map(split_inputs, num_parallel_calls=AUTOTUNE)
+        batches = batches.map(lambda batch: split_inputs(batch, spec), num_parallel_calls=AUTOTUNE)
     options = tf.data.Options()
     # Every worker reads every shard and keeps its share of each batch, so any
     # number of shards works with any number of workers (shuffles are seeded alike).
@@ -165,9 +209,9 @@ def count_examples(data_dir, split, in_vocabulary_only=False):
     return int(counts.reduce(tf.constant(0, tf.int64), lambda total, value: total + value).numpy())
 
 
-def cached_bytes(videos, max_frames):
+def cached_bytes(videos, max_frames, feature_dim):
     """Memory the features of `videos` videos take in the cache (float32, padded to `max_frames`)."""
-    return videos * max_frames * schema.FEATURE_DIM * 4
+    return videos * max_frames * feature_dim * 4
 
 
 def should_cache(cache_input, cache_bytes, max_bytes=CACHE_AUTO_MAX_BYTES):

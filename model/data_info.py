@@ -1,35 +1,67 @@
-"""What a pipeline output dir provides the model: vocabularies, statistics, sampling.
+"""What a pipeline output dir provides the model: task, vocabularies, statistics, sampling.
 
 `load_data_info(data_dir)` reads `manifest.json` (through `features.manifest`)
-and the tf.Transform output (`transform_fn/`) and returns a `DataInfo`: the
-answer vocabulary (label i is answers[i]), the question vocabulary size, the
-train split's per-dimension frame feature mean and standard deviation, and the
+and the tf.Transform output (`transform_fn/`, through `features.transform`)
+and returns a `DataInfo`: the task, the feature dimension of the backbone,
+the answer vocabulary (open-ended; label i is answers[i]), the question
+vocabulary size, the train split's per-dimension frame feature mean and
+standard deviation, the training count range (count), and the
 `DataSignature` that identifies this data for resume and compatibility checks.
 """
 
 import dataclasses
 import hashlib
 
-import numpy as np
 import tensorflow as tf
-import tensorflow_transform as tft
 
 from features import manifest as manifest_lib
 from features import schema
+from features import transform as transform_lib
 from model import config as config_lib
-from pipeline import transform
 
 
 @dataclasses.dataclass
 class DataInfo:
     data_dir: str
     manifest: dict
-    transform_output: tft.TFTransformOutput
-    answers: list            # str, index = label
-    question_vocabulary_size: int
-    feature_mean: np.ndarray    # float32 [FEATURE_DIM]
-    feature_stddev: np.ndarray  # float32 [FEATURE_DIM]
+    transform: transform_lib.TransformOutputs
     signature: config_lib.DataSignature
+
+    @property
+    def transform_output(self):
+        return self.transform.transform_output
+
+    @property
+    def task(self):
+        return self.signature.task
+
+    @property
+    def feature_dim(self):
+        return self.signature.feature_dim
+
+    @property
+    def num_candidates(self):
+        return self.signature.num_candidates
+
+    @property
+    def answers(self):
+        return self.transform.answers
+
+    @property
+    def question_vocabulary_size(self):
+        return self.transform.question_vocabulary_size
+
+    @property
+    def feature_mean(self):
+        return self.transform.feature_mean
+
+    @property
+    def feature_stddev(self):
+        return self.transform.feature_stddev
+
+    @property
+    def count_range(self):
+        return self.transform.count_range
 
     @property
     def feature_dtype(self):
@@ -60,28 +92,6 @@ def vocabulary_checksum(transform_output, name):
         return hashlib.sha256(handle.read()).hexdigest()
 
 
-def dummy_raw_instance():
-    """One raw tf.Transform instance (empty strings, zero numbers): for reading analyser outputs."""
-    instance = {}
-    for name, spec in transform.raw_feature_spec().items():
-        if isinstance(spec, tf.io.VarLenFeature):
-            value = tf.constant([""]) if spec.dtype == tf.string else tf.zeros([1], spec.dtype)
-            instance[name] = tf.SparseTensor(indices=[[0, 0]], values=value, dense_shape=[1, 1])
-        elif spec.dtype == tf.string:
-            instance[name] = tf.fill([1] + list(spec.shape), "")
-        else:
-            instance[name] = tf.zeros([1] + list(spec.shape), spec.dtype)
-    return instance
-
-
-def feature_statistics(transform_output):
-    """The train split's per-dimension frame feature mean and stddev (float32 [FEATURE_DIM])."""
-    outputs = transform_output.transform_raw_features(dummy_raw_instance(), drop_unused_features=True)
-    mean = np.asarray(outputs[schema.TRANSFORM_FEATURE_MEAN])[0].astype(np.float32)
-    stddev = np.asarray(outputs[schema.TRANSFORM_FEATURE_STDDEV])[0].astype(np.float32)
-    return mean, stddev
-
-
 def _check_data_dir(data_dir):
     if not tf.io.gfile.exists(data_dir):
         raise manifest_lib.ManifestError(
@@ -98,28 +108,29 @@ def load_data_info(data_dir):
     """DataInfo for a pipeline output dir; ManifestError (a ValueError) says what is wrong."""
     _check_data_dir(data_dir)
     manifest = manifest_lib.read_manifest(data_dir)
-    transform_output = tft.TFTransformOutput(data_dir)
-    answers = [answer.decode("utf-8") if isinstance(answer, bytes) else str(answer)
-               for answer in transform_output.vocabulary_by_name(schema.ANSWER_VOCABULARY_NAME)]
-    if not answers:
+    task = manifest_lib.task(manifest)
+    feature_dim = manifest_lib.feature_dim(manifest)
+    outputs = transform_lib.read_transform_outputs(data_dir, task, feature_dim)
+    if task == schema.TASK_OPEN_ENDED and not outputs.answers:
         raise manifest_lib.ManifestError(
             f"{data_dir}: the answer vocabulary is empty (no training questions?); re-run the "
             f"pipeline with annotations that have a train split")
-    question_vocabulary_size = transform_output.vocabulary_size_by_name(schema.QUESTION_VOCABULARY_NAME)
-    mean, stddev = feature_statistics(transform_output)
     cnn = manifest_lib.cnn_config(manifest)
+    answer_checksum = (vocabulary_checksum(outputs.transform_output, schema.ANSWER_VOCABULARY_NAME)
+                       if task == schema.TASK_OPEN_ENDED else "")
     signature = config_lib.DataSignature(
         schema_version=int(manifest[manifest_lib.MANIFEST_SCHEMA_VERSION]),
+        task=task, num_candidates=manifest_lib.num_candidates(manifest),
+        backbone=manifest_lib.backbone_name(manifest), feature_dim=feature_dim,
         feature_dtype=manifest_lib.feature_dtype(manifest),
         max_frames=manifest_lib.sampling_config(manifest).max_sampled_frames,
         max_question_tokens=manifest_lib.max_question_tokens(manifest),
-        question_vocabulary_size=int(question_vocabulary_size),
-        answer_vocabulary_size=len(answers),
-        question_vocabulary_sha256=vocabulary_checksum(transform_output, schema.QUESTION_VOCABULARY_NAME),
-        answer_vocabulary_sha256=vocabulary_checksum(transform_output, schema.ANSWER_VOCABULARY_NAME),
-        cnn_weights=str(cnn["weights"]),
-        cnn_weights_sha256=str(cnn["weights_sha256"]),
-        image_size=int(cnn["image_size"]))
-    return DataInfo(data_dir=data_dir, manifest=manifest, transform_output=transform_output,
-                    answers=answers, question_vocabulary_size=int(question_vocabulary_size),
-                    feature_mean=mean, feature_stddev=stddev, signature=signature)
+        question_vocabulary_size=outputs.question_vocabulary_size,
+        answer_vocabulary_size=len(outputs.answers),
+        question_vocabulary_sha256=vocabulary_checksum(outputs.transform_output, schema.QUESTION_VOCABULARY_NAME),
+        answer_vocabulary_sha256=answer_checksum,
+        cnn_weights=str(cnn[manifest_lib.CNN_WEIGHTS]),
+        cnn_weights_sha256=str(cnn[manifest_lib.CNN_WEIGHTS_SHA256]),
+        image_size=int(cnn[manifest_lib.CNN_IMAGE_SIZE]))
+    return DataInfo(data_dir=data_dir, manifest=manifest, transform=outputs, signature=signature)
+

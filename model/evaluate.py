@@ -1,27 +1,35 @@
-"""Evaluate a trained model on one split: accuracy overall and per question type.
+"""Evaluate a trained model on one split with the benchmark's own metric, overall and per type.
 
     python -m model.evaluate --data_dir OUT --model_dir M [--split test]
 
-Every question of the split counts, including those whose answer is outside
-the answer vocabulary (label OUT_OF_VOCABULARY_LABEL): they are always wrong.
-Writes M/eval/<split>.json, M/eval/<split>.md (the table, also printed),
-M/eval/<split>_accuracy_by_type.png and M/eval/training_curves.png (from
-M/history.json). Refuses a missing model dir or data dir, and a data dir whose
-schema version, vocabularies or features differ from the model's.
+Every question of the split counts. Open-ended: accuracy; answers outside
+the answer vocabulary are always wrong, and the report states the vocabulary
+ceiling (the share of the split's answers that are in the vocabulary).
+Multiple choice: accuracy. Count: mean squared error (TGIF-QA's metric) of
+the prediction clipped to the training range, and the accuracy of the
+rounded prediction. Per-type tables use the data set's own type names, and
+NExT-QA's types are also grouped (Causal, Temporal, Descriptive; see
+`model.report`). Writes M/eval/<split>.json (`overall.accuracy`, plus
+`overall.mse` for count), M/eval/<split>.md (the table, also printed) and PNG
+plots. Refuses a missing model dir or data dir, and a data dir whose schema,
+task, vocabularies or features differ from the model's.
 """
 
-import argparse
+if __name__ == "__main__":
+    import sys as _sys
+
+    from features import console as _console
+    _console.quiet_tensorflow_startup(_sys.argv[1:])
+
 import collections
 import sys
 
 import numpy as np
-import tensorflow as tf
-import tf_keras as keras
 
-from features import schema
+from features import cli, schema
 from model import callbacks as callbacks_lib
+from model import checkpoint, data, report, storage
 from model import config as config_lib
-from model import data, data_info, export, report, storage
 
 DEFAULT_BATCH_SIZE = 256
 
@@ -32,46 +40,62 @@ def _text(value):
 
 def predict_split(model, info, split, batch_size=DEFAULT_BATCH_SIZE, verbose=1):
     """Per-question rows: question_id, video_id, question_type, label, prediction, correct."""
-    signature = info.signature
-    dataset = data.make_dataset(
-        info.data_dir, split, signature.feature_dtype, signature.max_frames,
-        signature.max_question_tokens, batch_size, keep_metadata=True)
-    predict = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
-    progress = keras.utils.Progbar(data.count_examples(info.data_dir, split),
-                                   unit_name="question", verbose=verbose)
+    import tensorflow as tf
+    import tf_keras as keras
+    from model import network
+    spec = data.InputSpec.from_data_info(info)
+    dataset = data.make_dataset(info.data_dir, split, spec, batch_size, keep_metadata=True)
+    predict = tf.function(lambda inputs: network.answer_output(model(inputs, training=False)),
+                          reduce_retracing=True)
+    progress = keras.utils.Progbar(data.count_examples(info.data_dir, split), unit_name="question", verbose=verbose)
     rows = []
     for batch in dataset:
-        inputs = {key: batch[key] for key in data.MODEL_INPUT_KEYS}
-        predictions = np.argmax(predict(inputs).numpy(), axis=-1)
+        outputs = predict({key: batch[key] for key in spec.input_keys}).numpy()
         labels = batch[schema.LABEL_KEY].numpy()
-        for index, (label, prediction) in enumerate(zip(labels, predictions)):
+        if info.task == schema.TASK_COUNT:
+            low, high = info.count_range
+            predictions = np.clip(outputs.astype(np.float64), low, high)
+            correct = [np.round(prediction) == label for prediction, label in zip(predictions, labels)]
+        else:
+            predictions = np.argmax(outputs, axis=-1)
+            correct = [label >= 0 and label == prediction for prediction, label in zip(predictions, labels)]
+        for index, label in enumerate(labels):
             rows.append({
                 "question_id": _text(batch[schema.QUESTION_ID_KEY][index].numpy()),
                 "video_id": _text(batch[schema.VIDEO_ID_KEY][index].numpy()),
                 "question_type": _text(batch[schema.QUESTION_TYPE_KEY][index].numpy()),
-                "label": int(label), "prediction": int(prediction),
-                "correct": bool(label >= 0 and label == prediction)})
+                "label": int(label), "prediction": float(predictions[index]) if info.task == schema.TASK_COUNT
+                else int(predictions[index]), "correct": bool(correct[index])})
         progress.add(len(labels))
     return rows
 
 
-def summarize(rows, split, weights):
-    """Accuracy overall and per question type from per-question rows."""
-    per_type = collections.defaultdict(lambda: {"questions": 0, "correct": 0})
+def _scores(rows, task):
+    scores = {"questions": len(rows), "correct": sum(int(row["correct"]) for row in rows)}
+    scores["accuracy"] = scores["correct"] / len(rows) if rows else 0.0
+    if task == schema.TASK_COUNT:
+        scores["mse"] = float(np.mean([(row["prediction"] - row["label"]) ** 2 for row in rows])) if rows else 0.0
+    return scores
+
+
+def summarize(rows, split, weights, task):
+    """The benchmark's metric overall, per question type and per type group."""
+    by_type = collections.defaultdict(list)
     for row in rows:
-        counts = per_type[row["question_type"]]
-        counts["questions"] += 1
-        counts["correct"] += int(row["correct"])
-    for counts in per_type.values():
-        counts["accuracy"] = counts["correct"] / counts["questions"]
-    correct = sum(int(row["correct"]) for row in rows)
-    return {
-        "split": split, "weights": weights,
-        "overall": {"questions": len(rows), "correct": correct,
-                    "accuracy": correct / len(rows) if rows else 0.0},
-        "per_type": dict(sorted(per_type.items())),
-        "out_of_vocabulary": sum(1 for row in rows if row["label"] < 0),
+        by_type[row["question_type"]].append(row)
+    results = {
+        "split": split, "weights": weights, "task": task,
+        "metric": "mse" if task == schema.TASK_COUNT else "accuracy",
+        "overall": _scores(rows, task),
+        "per_type": {question_type: _scores(type_rows, task) for question_type, type_rows in sorted(by_type.items())},
+        "groups": {group: _scores([row for row in rows if row["question_type"] in types], task)
+                   for group, types in report.type_groups(by_type).items()},
     }
+    if task == schema.TASK_OPEN_ENDED:
+        out_of_vocabulary = sum(1 for row in rows if row["label"] < 0)
+        results["out_of_vocabulary"] = out_of_vocabulary
+        results["vocabulary_ceiling"] = (len(rows) - out_of_vocabulary) / len(rows) if rows else 0.0
+    return results
 
 
 def write_reports(model_dir, results):
@@ -81,11 +105,11 @@ def write_reports(model_dir, results):
     split = results["split"]
     paths = {"json": storage.join(eval_dir, f"{split}.json"),
              "markdown": storage.join(eval_dir, f"{split}.md"),
-             "accuracy_plot": storage.join(eval_dir, f"{split}_accuracy_by_type.png"),
+             "type_plot": storage.join(eval_dir, f"{split}_{results['metric']}_by_type.png"),
              "curves_plot": storage.join(eval_dir, "training_curves.png")}
     storage.write_json(paths["json"], results)
-    storage.write_text(paths["markdown"], report.accuracy_table(results))
-    report.plot_accuracy_by_type(results, paths["accuracy_plot"])
+    storage.write_text(paths["markdown"], report.results_table(results))
+    report.plot_by_type(results, paths["type_plot"])
     if not report.plot_training_curves(callbacks_lib.read_history(model_dir), paths["curves_plot"]):
         del paths["curves_plot"]
     return paths
@@ -93,27 +117,28 @@ def write_reports(model_dir, results):
 
 def evaluate(model_dir, data_dir, split, batch_size=DEFAULT_BATCH_SIZE, weights_path=None, verbose=1):
     """Evaluate, write the reports; returns (results dict, report paths)."""
+    from model import data_info  # Imports tf.Transform.
     if split not in schema.SPLITS:
         raise ValueError(f"--split {split!r}: choose one of {', '.join(schema.SPLITS)}")
     config_lib.check_model_dir(model_dir)
     info = data_info.load_data_info(data_dir)
-    model, _, weights_path = export.load_trained_model(model_dir, info, weights_path)
+    model, _, weights_path = checkpoint.load_trained_model(model_dir, info, weights_path)
     data.record_files(data_dir, split)  # Refuses a split with no records before any work.
     rows = predict_split(model, info, split, batch_size, verbose)
-    results = summarize(rows, split, weights_path)
+    results = summarize(rows, split, weights_path, info.task)
     results["data_dir"] = data_dir
     return results, write_reports(model_dir, results)
 
 
 def run(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="python -m model.evaluate", description="Evaluate a trained VideoQA model on one split.")
     parser.add_argument("--data_dir", required=True, help="output dir of `python -m pipeline.run`")
     parser.add_argument("--model_dir", required=True, help="the --model_dir of a training run")
     parser.add_argument("--split", default=schema.TEST_SPLIT, choices=schema.SPLITS)
     parser.add_argument("--batch_size", type=int, default=DEFAULT_BATCH_SIZE)
-    parser.add_argument("--weights", default=None,
-                        help=f"weights file (default: M/{storage.BEST_WEIGHTS_FILE})")
+    parser.add_argument("--weights", default=None, help=f"weights file (default: M/{storage.BEST_WEIGHTS_FILE})")
+    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's start-up lines")
     args = parser.parse_args(argv)
     try:
         results, paths = evaluate(args.model_dir, args.data_dir, args.split, args.batch_size,
@@ -121,7 +146,7 @@ def run(argv=None):
     except ValueError as error:
         print(f"model.evaluate: error: {error}", file=sys.stderr)
         return 2
-    print(report.accuracy_table(results))
+    print(report.results_table(results))
     print("wrote " + ", ".join(paths.values()))
     return 0
 

@@ -1,136 +1,155 @@
-"""The Keras VideoQA model (the original design, with padded frames masked).
+"""The Keras VideoQA model: one design, three answer heads (the task in the manifest).
 
-  frame_features [B, T, 2048] --normalise (train mean/std)--> video encoder --> video vector
+  frame_features [B, T, D] --normalise (train mean/std)--> video encoder --> video vector
   question_token_ids [B, L] --Embedding(mask_zero)--> LSTM --> question vector
-  concatenate --> Dense(relu) --> Dropout --> Dense softmax over the answer vocabulary
+  open_ended       concat(video, question) -> Dense(relu) -> Dropout -> softmax over the answers
+  multiple_choice  candidate_token_ids [B, C, L] --same Embedding--> candidate LSTM; for each
+                   candidate concat(video, question, candidate) -> Dense(relu) -> Dropout -> score;
+                   softmax over the C candidates (as the TGIF-QA and NExT-QA baselines)
+  count            concat(video, question) -> Dense(relu) -> Dropout -> Dense(1), linear
+                   (MSE; predictions are clipped to the training range when answering)
 
-Video encoders (`NetworkConfig.video_encoder`):
-  lstm   an LSTM over the real frames (order-aware)
-  mean   the masked mean of the normalised frames, then a Dense layer (bag of frames)
-  none   no video at all (question-only baseline; the frame inputs are ignored)
-
-Inputs are the raw stored features and the real frame count (`num_frames`):
-frames past the count are masked, so their values never reach the output. The
-normalisation statistics are non-trainable weights, saved with the others.
-The softmax runs in float32 under a mixed-precision policy.
+Video encoders come from `model.encoders` (lstm, mean, none). Inputs are the
+raw stored features and the real frame count (`num_frames`): frames past the
+count are masked, so their values never reach the output. The normalisation
+statistics are non-trainable weights, saved with the others. Outputs run in
+float32 under a mixed-precision policy.
 """
 
-import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
 from features import schema
+from model import encoders
+
+VIDEO_WEIGHTS_OUTPUT = "frame_weights"
 
 
-class FrameMask(keras.layers.Layer):
-    """(frames [B, T, D], num_frames [B]) -> bool mask [B, T] of the real frames."""
-
-    def call(self, frames, num_frames):
-        return tf.sequence_mask(num_frames, maxlen=tf.shape(frames)[1])
-
-
-class FrameNormalization(keras.layers.Layer):
-    """(x - mean) / stddev per dimension; padded frames set to zero."""
-
-    def __init__(self, mean, stddev, **kwargs):
-        super().__init__(**kwargs)
-        self.initial_mean = np.asarray(mean, np.float32)
-        self.initial_stddev = np.asarray(stddev, np.float32)
-
-    def build(self, input_shape):
-        dimension = int(input_shape[-1])
-        if self.initial_mean.shape != (dimension,) or self.initial_stddev.shape != (dimension,):
-            raise ValueError(f"feature statistics must have shape [{dimension}], got "
-                             f"{self.initial_mean.shape} and {self.initial_stddev.shape}")
-        self.mean = self.add_weight(
-            name="mean", shape=[dimension], trainable=False,
-            initializer=keras.initializers.Constant(self.initial_mean))
-        self.stddev = self.add_weight(
-            name="stddev", shape=[dimension], trainable=False,
-            initializer=keras.initializers.Constant(self.initial_stddev))
-        super().build(input_shape)
-
-    def call(self, frames, mask):
-        normalized = (frames - self.mean) / self.stddev
-        return tf.where(mask[..., tf.newaxis], normalized, tf.zeros_like(normalized))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(mean=self.initial_mean.tolist(), stddev=self.initial_stddev.tolist())
-        return config
-
-
-class MaskedMean(keras.layers.Layer):
-    """Mean over the real frames: (x [B, T, D], mask [B, T]) -> [B, D]."""
-
-    def call(self, values, mask):
-        weights = tf.cast(mask, values.dtype)[..., tf.newaxis]
-        total = tf.reduce_sum(values * weights, axis=1)
-        count = tf.maximum(tf.reduce_sum(weights, axis=1), tf.ones_like(total[:, :1]))
-        return total / count
-
-
-def model_inputs():
-    """The three Keras inputs, named with the record keys."""
-    return {
-        schema.FRAME_FEATURES_KEY: keras.Input(
-            shape=(None, schema.FEATURE_DIM), dtype="float32", name=schema.FRAME_FEATURES_KEY),
+def model_inputs(task, feature_dim):
+    """The Keras inputs, named with the record keys."""
+    inputs = {
+        schema.FRAME_FEATURES_KEY: keras.Input(shape=(None, feature_dim), dtype="float32",
+                                               name=schema.FRAME_FEATURES_KEY),
         schema.NUM_FRAMES_KEY: keras.Input(shape=(), dtype="int32", name=schema.NUM_FRAMES_KEY),
-        schema.QUESTION_TOKEN_IDS_KEY: keras.Input(
-            shape=(None,), dtype="int32", name=schema.QUESTION_TOKEN_IDS_KEY),
+        schema.QUESTION_TOKEN_IDS_KEY: keras.Input(shape=(None,), dtype="int32",
+                                                   name=schema.QUESTION_TOKEN_IDS_KEY),
     }
+    if task == schema.TASK_MULTIPLE_CHOICE:
+        inputs[schema.CANDIDATE_TOKEN_IDS_KEY] = keras.Input(shape=(None, None), dtype="int32",
+                                                             name=schema.CANDIDATE_TOKEN_IDS_KEY)
+    return inputs
 
 
-def encode_video(network_config, frames, num_frames, feature_mean, feature_stddev):
-    """The video vector, or None for the question-only model."""
-    if network_config.video_encoder == "none":
-        return None
-    mask = FrameMask(name="frame_mask")(frames, num_frames)
-    normalized = FrameNormalization(feature_mean, feature_stddev, dtype="float32",
-                                    name="frame_normalization")(frames, mask)
-    if network_config.video_encoder == "lstm":
-        return keras.layers.LSTM(network_config.video_units, name="video_lstm")(normalized, mask=mask)
-    mean = MaskedMean(name="frame_mean")(normalized, mask)
-    return keras.layers.Dense(network_config.video_units, activation="tanh", name="video_dense")(mean)
+class CandidateScores(keras.layers.Layer):
+    """Scores every candidate with shared layers: ([B, H] context, [B, C, Hc] candidates) -> [B, C]."""
+
+    def __init__(self, hidden_units, dropout, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = keras.layers.Dense(hidden_units, activation="relu", name="hidden")
+        self.dropout = keras.layers.Dropout(dropout, name="dropout")
+        self.score = keras.layers.Dense(1, name="candidate_score")
+
+    def call(self, context, candidates, training=None):
+        count = tf.shape(candidates)[1]
+        tiled = tf.tile(context[:, tf.newaxis, :], tf.stack([1, count, 1]))
+        joint = tf.concat([tiled, tf.cast(candidates, tiled.dtype)], axis=-1)
+        return tf.squeeze(self.score(self.dropout(self.hidden(joint), training=training)), axis=-1)
 
 
-def encode_question(network_config, token_ids, embedding_input_dim):
-    embedded = keras.layers.Embedding(embedding_input_dim, network_config.embedding_dim,
-                                      mask_zero=True, name="question_embedding")(token_ids)
-    return keras.layers.LSTM(network_config.question_units, name="question_lstm")(embedded)
+def _encode_candidates(network_config, embedding, candidate_token_ids):
+    """[B, C, L] token ids -> [B, C, question_units]: each candidate read like a question."""
+    flat = keras.layers.Lambda(lambda ids: tf.reshape(ids, [-1, tf.shape(ids)[-1]]),
+                               name="flatten_candidates")(candidate_token_ids)
+    vectors = keras.layers.LSTM(network_config.question_units, name="candidate_lstm")(embedding(flat))
+    return keras.layers.Lambda(lambda args: tf.reshape(args[0], [tf.shape(args[1])[0], tf.shape(args[1])[1],
+                                                                  network_config.question_units]),
+                               name="unflatten_candidates")([vectors, candidate_token_ids])
 
 
-def build_model(network_config, embedding_input_dim, num_answers, feature_mean, feature_stddev):
-    """The uncompiled Keras model: inputs as `model_inputs()`, output softmax [B, num_answers]."""
-    if num_answers <= 0:
+def build_model(network_config, task, feature_dim, embedding_input_dim, num_answers, feature_mean,
+                feature_stddev):
+    """The uncompiled Keras model for `task`.
+
+    Output: open_ended softmax [B, num_answers]; multiple_choice softmax [B, C];
+    count [B] (float32). Encoders that attend over frames add a second output,
+    `frame_weights` [B, T].
+    """
+    if task == schema.TASK_OPEN_ENDED and num_answers <= 0:
         raise ValueError(f"the answer vocabulary is empty (num_answers={num_answers})")
-    inputs = model_inputs()
-    question_vector = encode_question(
-        network_config, inputs[schema.QUESTION_TOKEN_IDS_KEY], embedding_input_dim)
-    video_vector = encode_video(network_config, inputs[schema.FRAME_FEATURES_KEY],
-                                inputs[schema.NUM_FRAMES_KEY], feature_mean, feature_stddev)
-    if video_vector is None:
-        joint = question_vector
+    if task not in schema.TASKS:
+        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(schema.TASKS)}")
+    encode_video = encoders.get_encoder(network_config.video_encoder)
+    inputs = model_inputs(task, feature_dim)
+    embedding = keras.layers.Embedding(embedding_input_dim, network_config.embedding_dim,
+                                       mask_zero=True, name="question_embedding")
+    question_vector = keras.layers.LSTM(network_config.question_units, name="question_lstm")(
+        embedding(inputs[schema.QUESTION_TOKEN_IDS_KEY]))
+    frames = inputs[schema.FRAME_FEATURES_KEY]
+    mask = encoders.FrameMask(name="frame_mask")(frames, inputs[schema.NUM_FRAMES_KEY])
+    normalized = encoders.FrameNormalization(feature_mean, feature_stddev, dtype="float32",
+                                             name="frame_normalization")(frames, mask)
+    video_vector, frame_weights = encode_video(network_config, normalized, mask, question_vector)
+    context = question_vector if video_vector is None else keras.layers.Concatenate(name="joint")(
+        [video_vector, question_vector])
+    if task == schema.TASK_MULTIPLE_CHOICE:
+        candidates = _encode_candidates(network_config, embedding, inputs[schema.CANDIDATE_TOKEN_IDS_KEY])
+        scores = CandidateScores(network_config.hidden_units, network_config.dropout,
+                                 name="candidate_scores")(context, candidates)
+        output = keras.layers.Activation("softmax", dtype="float32", name="answer")(scores)
     else:
-        joint = keras.layers.Concatenate(name="joint")([video_vector, question_vector])
-    hidden = keras.layers.Dense(network_config.hidden_units, activation="relu", name="hidden")(joint)
-    hidden = keras.layers.Dropout(network_config.dropout, name="dropout")(hidden)
-    logits = keras.layers.Dense(num_answers, name="answer_logits")(hidden)
-    probabilities = keras.layers.Activation("softmax", dtype="float32", name="answer")(logits)
-    return keras.Model(inputs=inputs, outputs=probabilities,
-                       name=f"videoqa_{network_config.video_encoder}")
+        hidden = keras.layers.Dense(network_config.hidden_units, activation="relu", name="hidden")(context)
+        hidden = keras.layers.Dropout(network_config.dropout, name="dropout")(hidden)
+        if task == schema.TASK_OPEN_ENDED:
+            logits = keras.layers.Dense(num_answers, name="answer_logits")(hidden)
+            output = keras.layers.Activation("softmax", dtype="float32", name="answer")(logits)
+        else:
+            value = keras.layers.Dense(1, name="count_value")(hidden)
+            output = keras.layers.Reshape((), dtype="float32", name="answer")(value)
+    outputs = output if frame_weights is None else {
+        "answer": output, VIDEO_WEIGHTS_OUTPUT: keras.layers.Activation(
+            "linear", dtype="float32", name=VIDEO_WEIGHTS_OUTPUT)(frame_weights)}
+    return keras.Model(inputs=inputs, outputs=outputs, name=f"videoqa_{task}_{network_config.video_encoder}")
 
 
-def compile_model(model, learning_rate):
-    """Adam + cross-entropy that ignores unknown answers; accuracy counts them wrong."""
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(ignore_class=schema.OUT_OF_VOCABULARY_LABEL),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+def answer_output(outputs):
+    """The answer tensor of a model call (models with frame weights return a dict)."""
+    return outputs["answer"] if isinstance(outputs, dict) else outputs
+
+
+class RoundedAccuracy(keras.metrics.MeanMetricWrapper):
+    """Count accuracy: the prediction, rounded, equals the label."""
+
+    def __init__(self, name="accuracy", **kwargs):
+        super().__init__(lambda labels, predictions: tf.cast(tf.equal(
+            tf.round(tf.cast(predictions, tf.float32)), tf.cast(labels, tf.float32)), tf.float32),
+            name=name, **kwargs)
+
+
+def compile_model(model, task, learning_rate):
+    """Adam; cross-entropy (open-ended ignores unknown answers) or MSE for count."""
+    if task == schema.TASK_COUNT:
+        loss = keras.losses.MeanSquaredError()
+        metrics = [keras.metrics.MeanSquaredError(name="mse"), RoundedAccuracy()]
+    else:
+        ignore = schema.OUT_OF_VOCABULARY_LABEL if task == schema.TASK_OPEN_ENDED else None
+        loss = keras.losses.SparseCategoricalCrossentropy(ignore_class=ignore)
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    if isinstance(model.output, dict):
+        loss = {"answer": loss, VIDEO_WEIGHTS_OUTPUT: None}
+        metrics = {"answer": metrics}
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
     return model
 
 
 def build_from_data_info(network_config, data_info):
-    """build_model with the vocabulary sizes and statistics of a `DataInfo`."""
-    return build_model(network_config, data_info.embedding_input_dim, data_info.num_answers,
-                       data_info.feature_mean, data_info.feature_stddev)
+    """build_model with the task, sizes and statistics of a `DataInfo`."""
+    return build_model(network_config, data_info.task, data_info.feature_dim, data_info.embedding_input_dim,
+                       data_info.num_answers, data_info.feature_mean, data_info.feature_stddev)
+
+
+def monitored_metric(model, task, has_validation):
+    """(the metric that picks the best epoch, "max" or "min"): accuracy, or MSE for count."""
+    name = "mse" if task == schema.TASK_COUNT else "accuracy"
+    if isinstance(model.output, dict):
+        name = f"answer_{name}"
+    return (f"val_{name}" if has_validation else name), ("min" if task == schema.TASK_COUNT else "max")

@@ -14,24 +14,29 @@ M/final.weights.h5 and the serving export (M/export); other workers write to
 temporary directories that are removed.
 """
 
-import argparse
+if __name__ == "__main__":
+    import sys as _sys
+
+    from features import console as _console
+    _console.quiet_tensorflow_startup(_sys.argv[1:])
+
 import importlib.util
 import sys
 import time
 
 import tf_keras as keras
 
+from features import cli, schema, serving
 from features import manifest as manifest_lib
-from features import schema
 from model import callbacks as callbacks_lib
 from model import config as config_lib
-from model import data, network, storage
+from model import data, encoders, network, storage
 from model import strategy as strategy_lib
 
 
 def build_parser():
     network_defaults, training_defaults = config_lib.NetworkConfig(), config_lib.TrainingConfig()
-    parser = argparse.ArgumentParser(prog="python -m model.train", description="Train the VideoQA model.")
+    parser = cli.ArgumentParser(prog="python -m model.train", description="Train the VideoQA model.")
     add = parser.add_argument
     add("--data_dir", required=True, help="output dir of `python -m pipeline.run`")
     add("--model_dir", required=True, help="where checkpoints, logs and the model go")
@@ -43,7 +48,7 @@ def build_parser():
         help="examples in the shuffle buffer")
     add("--seed", type=int, default=training_defaults.seed,
         help="seed for initialisation, shuffling and dropout")
-    add("--video_encoder", choices=config_lib.VIDEO_ENCODERS, default=network_defaults.video_encoder,
+    add("--video_encoder", choices=tuple(encoders.VIDEO_ENCODERS), default=network_defaults.video_encoder,
         help="lstm: order-aware; mean: bag of frames; none: question only")
     add("--embedding_dim", type=int, default=network_defaults.embedding_dim,
         help="question token embedding size")
@@ -81,7 +86,7 @@ def input_cache_bytes(data_info):
     """Memory the train and validation splits' padded features would take in the input cache."""
     counts = data_info.manifest[manifest_lib.MANIFEST_COUNTS]
     videos = sum(counts[split]["videos"] for split in (schema.TRAIN_SPLIT, schema.VALIDATION_SPLIT))
-    return data.cached_bytes(videos, data_info.max_frames)
+    return data.cached_bytes(videos, data_info.max_frames, data_info.feature_dim)
 
 
 def input_cache_decision(data_info, cache_input):
@@ -99,15 +104,12 @@ def input_cache_decision(data_info, cache_input):
 
 def make_datasets(data_info, training_config, seed, cache=False):
     """(train dataset, steps per epoch, validation dataset or None, train example count)."""
-    signature = data_info.signature
     train_examples = data.count_examples(data_info.data_dir, schema.TRAIN_SPLIT, in_vocabulary_only=True)
     if train_examples < training_config.batch_size:
         raise ValueError(
             f"{data_info.data_dir} has {train_examples} training questions with a known answer, "
             f"fewer than one batch (--batch_size {training_config.batch_size}); lower --batch_size")
-    common = dict(feature_dtype=signature.feature_dtype, max_frames=signature.max_frames,
-                  max_question_tokens=signature.max_question_tokens,
-                  batch_size=training_config.batch_size, cache=cache)
+    common = dict(spec=data.InputSpec.from_data_info(data_info), batch_size=training_config.batch_size, cache=cache)
     train = data.make_dataset(data_info.data_dir, schema.TRAIN_SPLIT, training=True, repeat=True,
                               shuffle_buffer=training_config.shuffle_buffer,
                               seed=seed, **common)
@@ -118,7 +120,7 @@ def make_datasets(data_info, training_config, seed, cache=False):
     return train, steps_per_epoch, validation, train_examples
 
 
-def build_callbacks(model_dir, training_config, monitor, is_chief, task_index):
+def build_callbacks(model_dir, training_config, monitor, is_chief, task_index, monitor_mode="max"):
     """The ordered callbacks.
 
     Throughput comes first (it adds to the logs the others record) and the
@@ -129,7 +131,7 @@ def build_callbacks(model_dir, training_config, monitor, is_chief, task_index):
     callbacks = [
         callbacks_lib.Throughput(training_config.batch_size),
         callbacks_lib.HistoryRecorder(model_dir, is_chief),
-        callbacks_lib.BestWeights(model_dir, monitor, is_chief, task_index),
+        callbacks_lib.BestWeights(model_dir, monitor, is_chief, task_index, monitor_mode),
         keras.callbacks.ModelCheckpoint(checkpoint_pattern, save_weights_only=True),
         keras.callbacks.BackupAndRestore(storage.join(model_dir, storage.BACKUP_DIR)),
     ]
@@ -184,8 +186,8 @@ def train(args):
         data_info, training_config, seed, cache)
     with distribution.scope():
         model = network.compile_model(network.build_from_data_info(network_config, data_info),
-                                      training_config.learning_rate)
-    monitor = "val_accuracy" if validation is not None else "accuracy"
+                                      data_info.task, training_config.learning_rate)
+    monitor, monitor_mode = network.monitored_metric(model, data_info.task, validation is not None)
     print(f"training {model.name} ({model.count_params():,} parameters) with "
           f"{strategy_lib.describe(distribution)}{', ' + policy if policy else ''}: "
           f"{train_examples} training questions, {steps_per_epoch} steps of {training_config.batch_size} "
@@ -195,7 +197,7 @@ def train(args):
     history = model.fit(train_dataset, epochs=training_config.epochs, steps_per_epoch=steps_per_epoch,
                         validation_data=validation,
                         callbacks=build_callbacks(args.model_dir, training_config, monitor, is_chief,
-                                                  task_index),
+                                                  task_index, monitor_mode),
                         verbose=verbose)
     seconds = time.perf_counter() - started
     save_final_weights(model, args.model_dir, is_chief, task_index)
@@ -218,7 +220,7 @@ def finish_as_chief(args, data_info):
     if args.no_export:
         return result
     from model import export
-    top_k = args.top_k if args.top_k is not None else export.DEFAULT_TOP_K
+    top_k = args.top_k if args.top_k is not None else serving.DEFAULT_TOP_K
     try:
         result["export_dir"] = export.export_model(args.model_dir, data_info, top_k)
     except ValueError as error:

@@ -1,4 +1,4 @@
-"""A Beam RunInference model handler for the frozen InceptionV3.
+"""A Beam RunInference model handler for the frozen CNN (`--cnn`, see `features.backbones`).
 
 Beam's stock `TFModelHandlerNumpy` loads Keras models through `tensorflow_hub`
 and breaks on Keras 3 SavedModels (apache/beam#30616); ours builds the CNN
@@ -11,7 +11,7 @@ sampled frames of one video. RunInference batches whole videos, weighing
 each by its frame count, up to `batch_size` frames per batch (a longer video
 makes a batch of its own); the batch's frames go through the CNN in calls of
 at most `batch_size` frames, and each video yields `(key, features)` with
-float32 [T, 2048]. A video's frames therefore stay together from decoding to
+float32 [T, feature_dim]. A video's frames therefore stay together from decoding to
 the record: nothing is regrouped (no shuffle of features) after the CNN.
 """
 
@@ -20,8 +20,8 @@ import functools
 import numpy as np
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler
 
-from features import cnn, schema
-from pipeline import progress
+from features import cnn
+from pipeline import metrics
 
 
 def frames_in_keyed_element(element, batch_size):
@@ -36,36 +36,38 @@ def frames_in_keyed_element(element, batch_size):
 class FrozenCnnModelHandler(ModelHandler):
     """Loads `features.cnn.FrozenCnn`; embeds a batch of videos' frames in batched calls."""
 
-    def __init__(self, weights, image_size, batch_size, large_model=False):
+    def __init__(self, backbone, weights, image_size, batch_size, large_model=False):
         if batch_size <= 0:
             raise ValueError(f"--inference_batch_size must be positive, got {batch_size}")
         super().__init__(min_batch_size=batch_size, max_batch_size=batch_size,
                          element_size_fn=functools.partial(frames_in_keyed_element, batch_size=batch_size),
                          large_model=large_model)
+        self.backbone = backbone
         self.weights = weights
         self.image_size = image_size
         self.batch_size = batch_size
 
     def load_model(self):
-        return cnn.FrozenCnn(self.weights, self.image_size)
+        return cnn.FrozenCnn(self.backbone, self.weights, self.image_size)
 
     def run_inference(self, batch, model, inference_args=None):
         counts = [len(frames) for frames in batch]
         if not sum(counts):
-            return [np.zeros((0, schema.FEATURE_DIM), np.float32) for _ in batch]
+            return [np.zeros((0, model.feature_dim), np.float32) for _ in batch]
         frames = np.concatenate(batch)
-        features = np.concatenate([model.embed(frames[start:start + self.batch_size])
-                                   for start in range(0, len(frames), self.batch_size)])
-        progress.add(progress.FRAMES_EMBEDDED, len(frames))
+        with metrics.timed(metrics.STAGE_EMBED):
+            features = np.concatenate([model.embed(frames[start:start + self.batch_size])
+                                       for start in range(0, len(frames), self.batch_size)])
+        metrics.count(metrics.FRAMES_EMBEDDED, len(frames))
         return np.split(features, np.cumsum(counts)[:-1])
 
     def get_num_bytes(self, batch):
         return sum(frames.nbytes for frames in batch)
 
     def get_metrics_namespace(self):
-        return "FrozenInceptionV3"
+        return f"FrozenCnn_{self.backbone}"
 
 
-def keyed_frozen_cnn_handler(weights, image_size, batch_size, large_model=False):
-    """Handler for `(key, frames)` elements, keeping the key with each video's features."""
-    return KeyedModelHandler(FrozenCnnModelHandler(weights, image_size, batch_size, large_model))
+def keyed_frozen_cnn_handler(backbone, weights, image_size, batch_size, large_model=False):
+    """Handler for `(key, frames)` elements, keeping the key with each clip's features."""
+    return KeyedModelHandler(FrozenCnnModelHandler(backbone, weights, image_size, batch_size, large_model))

@@ -17,11 +17,11 @@ from apache_beam.io.filesystems import FileSystems
 
 from features import manifest as manifest_lib
 from features import schema
-from pipeline import stages
+from pipeline import metrics
 
 STAGING_PREFIX = ".staging-"
-METRICS_FILE = "_metrics.json"
 TRANSFORM_TEMP_DIR = "_tft_temp"
+MOST_FREQUENT_REASONS = 5
 
 
 def _published_patterns(output_dir):
@@ -91,12 +91,6 @@ def new_staging_dir(output_dir):
     return f"{output_dir}/{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
 
 
-def read_metrics(staging_dir):
-    with FileSystems.open(f"{staging_dir}/{METRICS_FILE}") as handle:
-        content = handle.read().decode("utf-8").strip()
-    return json.loads(content) if content else {}
-
-
 def _make_parent(path):
     parent = posixpath.dirname(path)
     if "://" not in parent and not FileSystems.exists(parent):
@@ -111,7 +105,7 @@ def publish(staging_dir, output_dir, manifest):
     for pattern in _published_patterns(output_dir):
         _delete_files(_match(pattern))
     delete_tree(f"{staging_dir}/{TRANSFORM_TEMP_DIR}")
-    sources = [path for path in _match(f"{staging_dir}/**") if not path.endswith(METRICS_FILE)]
+    sources = _match(f"{staging_dir}/**")
     destinations = [output_dir + path[len(staging_dir):] for path in sources]
     for destination in destinations:
         _make_parent(destination)
@@ -121,18 +115,41 @@ def publish(staging_dir, output_dir, manifest):
     manifest_lib.write_manifest(output_dir, manifest)
 
 
-def counts_from_metrics(metrics):
-    """Flat metric sums -> the manifest's `counts` section."""
-    counts = {split: {name: int(metrics.get(stages.split_metric(split, name), 0))
-                      for name in ("videos", "questions", "frames")} for split in schema.SPLITS}
-    for name in (stages.METRIC_ANNOTATION_FILES, stages.METRIC_INPUT_QUESTIONS,
-                 stages.METRIC_WRITTEN_QUESTIONS, stages.METRIC_REJECTED_QUESTIONS,
-                 stages.METRIC_REJECTED_FILES, stages.METRIC_TRUNCATED_QUESTIONS):
-        counts[name] = int(metrics.get(name, 0))
-    prefix = stages.rejected_metric("")
-    counts["rejected_by_stage"] = {name[len(prefix):]: int(value) for name, value in sorted(metrics.items())
+def counts_from_metrics(counters):
+    """Summed Beam counters -> the manifest's `counts` section."""
+    counts = {split: {name: int(counters.get(metrics.split_metric(split, name), 0))
+                      for name in metrics.PER_SPLIT_NAMES} for split in schema.SPLITS}
+    for name in (metrics.ANNOTATION_FILES, metrics.INPUT_QUESTIONS, metrics.WRITTEN_QUESTIONS,
+                 metrics.REJECTED_QUESTIONS, metrics.REJECTED_FILES, metrics.TRUNCATED_QUESTIONS,
+                 metrics.VIDEOS_EMBEDDED, metrics.VIDEOS_REUSED, metrics.CACHE_ENTRIES_CORRUPT):
+        counts[name] = int(counters.get(name, 0))
+    prefix = metrics.REJECTED_BY_STAGE_PREFIX
+    counts["rejected_by_stage"] = {name[len(prefix):]: int(value) for name, value in sorted(counters.items())
                                    if name.startswith(prefix)}
     return counts
+
+
+def _general_reason(error):
+    """An error's reason without the file it names, so that equal reasons add up."""
+    reason = str(error.get("reason", ""))
+    source = str(error.get("source", "")).split(":")[0]
+    for prefix in (f"{source}: ", f"{source.rsplit('/', 1)[-1]}: "):
+        if source and reason.startswith(prefix):
+            return reason[len(prefix):]
+    head, separator, rest = reason.partition(": ")
+    return rest if separator and ("/" in head or "." in head) else reason
+
+
+def most_frequent_reasons(output_dir, limit=MOST_FREQUENT_REASONS):
+    """[(reason, count)] of the run's errors/ files, most frequent first."""
+    import collections
+    counter = collections.Counter()
+    for path in _match(f"{output_dir}/{schema.ERRORS_DIR}/*"):
+        with FileSystems.open(path) as handle:
+            for line in handle.read().decode("utf-8").splitlines():
+                if line.strip():
+                    counter[_general_reason(json.loads(line))] += 1
+    return counter.most_common(limit)
 
 
 def format_summary(manifest, output_dir, seconds):
@@ -140,15 +157,20 @@ def format_summary(manifest, output_dir, seconds):
     counts = manifest[manifest_lib.MANIFEST_COUNTS]
     config = manifest[manifest_lib.MANIFEST_CONFIG]
     frames = sum(counts[split]["frames"] for split in schema.SPLITS)
+    inputs = manifest.get(manifest_lib.MANIFEST_INPUTS, [])
+    layouts = sorted({entry["layout"] for entry in inputs})
     lines = [
         f"pipeline.run finished in {seconds:.1f} s -> {output_dir}",
-        f"  CNN: {config[manifest_lib.CONFIG_CNN]['note']}",
-        f"  input questions: {counts[stages.METRIC_INPUT_QUESTIONS]} = written "
-        f"{counts[stages.METRIC_WRITTEN_QUESTIONS]} + rejected {counts[stages.METRIC_REJECTED_QUESTIONS]}",
-        f"  annotation files read: {counts[stages.METRIC_ANNOTATION_FILES]}, "
-        f"rejected whole: {counts[stages.METRIC_REJECTED_FILES]}",
+        f"  layout: {', '.join(layouts) or 'none'}; task: {manifest[manifest_lib.MANIFEST_TASK]}",
+        f"  CNN: {config[manifest_lib.CONFIG_CNN][manifest_lib.CNN_NOTE]}",
+        f"  input questions: {counts[metrics.INPUT_QUESTIONS]} = written "
+        f"{counts[metrics.WRITTEN_QUESTIONS]} + rejected {counts[metrics.REJECTED_QUESTIONS]}",
+        f"  annotation files read: {counts[metrics.ANNOTATION_FILES]}, "
+        f"rejected whole: {counts[metrics.REJECTED_FILES]}",
         f"  questions truncated to {config[manifest_lib.CONFIG_MAX_QUESTION_TOKENS]} tokens: "
-        f"{counts[stages.METRIC_TRUNCATED_QUESTIONS]}",
+        f"{counts[metrics.TRUNCATED_QUESTIONS]}",
+        f"  videos embedded: {counts[metrics.VIDEOS_EMBEDDED]}, reused from the feature cache: "
+        f"{counts[metrics.VIDEOS_REUSED]}",
     ]
     for split in schema.SPLITS:
         split_counts = counts[split]
@@ -158,7 +180,7 @@ def format_summary(manifest, output_dir, seconds):
         stage_counts = ", ".join(f"{stage} {count}" for stage, count in counts["rejected_by_stage"].items())
         lines.append(f"  rejected by stage: {stage_counts} (reasons in {output_dir}/{schema.ERRORS_DIR}/)")
     vocabulary = manifest[manifest_lib.MANIFEST_VOCABULARY]
-    lines.append(f"  vocabularies: {vocabulary[schema.QUESTION_VOCABULARY_NAME]} question tokens, "
-                 f"{vocabulary[schema.ANSWER_VOCABULARY_NAME]} answers")
+    lines.append("  vocabularies: " + ", ".join(f"{size} {name.replace('_', ' ')}"
+                                                for name, size in vocabulary.items()))
     lines.append(f"  throughput: {frames / max(seconds, 1e-9):.1f} frames/s end to end")
     return "\n".join(lines)

@@ -40,7 +40,7 @@ def read_mapping(path):
 class VideoLocator:
     """Turns an annotation video_id into a path under video_dir, or a reason it cannot."""
 
-    def __init__(self, video_dir, video_pattern=None, mapping=None):
+    def __init__(self, video_dir, video_pattern=None, mapping=None, layout=None, allow_links_outside=False):
         self.video_dir = video_dir.rstrip("/") or "/"
         self.mapping = mapping
         if video_pattern is None:
