@@ -4,22 +4,20 @@ Clips are real H.264 files (a tiny one written here, and the shared
 carphone clip); entries are real files in a temporary cache directory.
 Frame features come from the decoded pixels through a fixed projection: the
 cache stores whatever bytes the CNN gives, so running the CNN here would only
-cost time.
+cost time. The writer processes of the concurrency test import this module:
+it imports Beam's pipeline API and the clip writers only where they are used.
 """
 
 import multiprocessing
 import os
 import shutil
 
-import apache_beam as beam
 import numpy as np
 import pytest
 
 from features import questions, quantize, sampling
 from pipeline import cache_entry, feature_cache
 from pipeline.feature_cache import STATUS_CORRUPT, STATUS_HIT, STATUS_MISS
-
-import bad_inputs
 
 SHARED_CLIP = "/work/shared/datasets/videos/carphone_distorted.mp4"
 FEATURE_DIM = 64
@@ -38,6 +36,7 @@ def make_identity(**changes):
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     """Two tiny real clips with different content (64x48, 12 and 13 frames)."""
+    import bad_inputs
     directory = tmp_path_factory.mktemp("clips")
     return (bad_inputs.write_clip(directory / "first.mp4", 12),
             bad_inputs.write_clip(directory / "second.mp4", 13))
@@ -130,6 +129,13 @@ def test_the_content_checksum_is_the_files_sha256():
     with open(SHARED_CLIP, "rb") as handle:
         expected = hashlib.sha256(handle.read()).hexdigest()
     assert feature_cache.content_checksum(SHARED_CLIP, chunk_bytes=1000) == expected
+
+
+def test_an_unreadable_video_has_no_key_and_the_caller_decodes_it_as_usual(tmp_path):
+    cache = feature_cache.FeatureCache(str(tmp_path / "cache"), make_identity())
+    with pytest.raises(OSError, match="missing.mp4"):
+        cache.key_for_video(str(tmp_path / "missing.mp4"))
+    assert not os.path.exists(tmp_path / "cache")
 
 
 def test_the_key_follows_the_content_not_the_path_or_mtime(tmp_path, clips):
@@ -271,7 +277,7 @@ def store_repeatedly(cache_dir, clip, repeats):
 def test_concurrent_writers_of_one_key_leave_a_valid_entry_and_readers_never_see_half(tmp_path, clips):
     cache_dir = str(tmp_path / "cache")
     context = multiprocessing.get_context("spawn")
-    writers = [context.Process(target=store_repeatedly, args=(cache_dir, clips[0], 30)) for _ in range(2)]
+    writers = [context.Process(target=store_repeatedly, args=(cache_dir, clips[0], 150)) for _ in range(2)]
     for writer in writers:
         writer.start()
     cache = feature_cache.FeatureCache(cache_dir, make_identity())
@@ -288,21 +294,18 @@ def test_concurrent_writers_of_one_key_leave_a_valid_entry_and_readers_never_see
     assert os.listdir(os.path.dirname(found.path)) == [os.path.basename(found.path)]
 
 
-class LookUpAndCount(beam.DoFn):
-    def __init__(self, cache_dir):
-        self.cache_dir = cache_dir
-
-    def process(self, clip):
-        cache = feature_cache.FeatureCache(self.cache_dir, make_identity())
-        key = cache.key_for_video(clip)
-        found = cache.lookup(key)
-        feature_cache.count_lookup(found)
-        if found.status != STATUS_HIT:
-            feature_cache.count(feature_cache.COUNTER_VIDEOS_EMBEDDED)
-        yield found.status
+def look_up_and_count(clip, cache_dir):
+    """The embedding stage's use of the cache, counting as it goes: yields the lookup's status."""
+    cache = feature_cache.FeatureCache(cache_dir, make_identity())
+    found = cache.lookup(cache.key_for_video(clip))
+    feature_cache.count_lookup(found)
+    if found.status != STATUS_HIT:
+        feature_cache.count(feature_cache.COUNTER_VIDEOS_EMBEDDED)
+    yield found.status
 
 
 def test_lookups_are_counted_as_beam_metrics(tmp_path, clips):
+    import apache_beam as beam
     from apache_beam.metrics.metric import MetricsFilter
     cache = feature_cache.FeatureCache(str(tmp_path), make_identity())
     stored_entry(cache, clips[0])
@@ -310,7 +313,7 @@ def test_lookups_are_counted_as_beam_metrics(tmp_path, clips):
     with open(corrupt_path, "r+b") as handle:
         handle.truncate(os.path.getsize(corrupt_path) - 1)
     pipeline = beam.Pipeline(runner="DirectRunner")
-    _ = pipeline | beam.Create([clips[0], clips[1], SHARED_CLIP]) | beam.ParDo(LookUpAndCount(str(tmp_path)))
+    _ = pipeline | beam.Create([clips[0], clips[1], SHARED_CLIP]) | beam.FlatMap(look_up_and_count, str(tmp_path))
     result = pipeline.run()
     result.wait_until_finish()
     counters = result.metrics().query(MetricsFilter().with_namespace(feature_cache.METRICS_NAMESPACE))["counters"]
