@@ -79,6 +79,16 @@ def decode_frames(frame_bytes, feature_dtype, feature_dim):
     return stored.astype(np.float32)
 
 
+def frame_statistics(frame_bytes, feature_dtype, feature_dim):
+    """(sum, sum of squares) over frames of the stored values, float32 [feature_dim] each.
+
+    Accumulated in float64 and rounded once, so a clip embedded now and one
+    read back from the feature cache give the same bits.
+    """
+    stored = decode_frames(list(frame_bytes), feature_dtype, feature_dim).astype(np.float64)
+    return stored.sum(axis=0).astype(np.float32), np.square(stored).sum(axis=0).astype(np.float32)
+
+
 def stored_values(features, feature_dtype):
     """What a reader gets back after storage: decode(encode(features))."""
     features = np.asarray(features, dtype=np.float32)

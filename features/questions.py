@@ -108,6 +108,7 @@ class VideoTask:
     split: str
     questions: typing.List[Question]
     segment: typing.Optional[Segment] = None
+    cache_key: typing.Any = None      # the feature cache's key, while the clip is being embedded
 
 
 @dataclasses.dataclass

@@ -52,4 +52,4 @@ class BuildRecordsFn(beam.DoFn):
         example = records.build_video_example(
             task.clip_id, task.split, video.frame_bytes, task.questions, labels, token_ids,
             candidate_token_ids if self.task == schema.TASK_MULTIPLE_CHOICE else None)
-        return example.SerializeToString()
+        return example.SerializeToString(deterministic=True)

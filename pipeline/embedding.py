@@ -93,11 +93,9 @@ class DecodeVideos(beam.DoFn):
 
 def embedded_video(task, frame_bytes, feature_dtype, feature_dim, clip):
     """An EmbeddedVideo from stored frame bytes: its sums are over the values readers get back."""
-    stored = quantize.decode_frames(frame_bytes, feature_dtype, feature_dim).astype(np.float64)
-    return questions_lib.EmbeddedVideo(
-        task=task, num_frames=len(frame_bytes), frame_bytes=frame_bytes,
-        frame_sum=stored.sum(axis=0).astype(np.float32),
-        frame_sum_squares=np.square(stored).sum(axis=0).astype(np.float32), clip=clip)
+    frame_sum, frame_sum_squares = quantize.frame_statistics(frame_bytes, feature_dtype, feature_dim)
+    return questions_lib.EmbeddedVideo(task=task, num_frames=len(frame_bytes), frame_bytes=list(frame_bytes),
+                                       frame_sum=frame_sum, frame_sum_squares=frame_sum_squares, clip=dict(clip))
 
 
 def assemble_video(embedded, feature_dtype, feature_dim):

@@ -27,14 +27,9 @@ half entry; two writers of one key write identical bytes, so the last rename
 wins harmlessly. A crashed writer can leave a `.tmp-` file, which no reader
 opens (remove them with `rm DIR/*/*.tmp-*` or `gsutil -m rm 'DIR/**.tmp-*'`).
 
-Use in the embedding stage (see `lookup`'s statuses):
-    key = cache.key_for_video(task.video_path, task.segment)     # reads the file once
-    found = cache.lookup(key)
-    count_lookup(found)
-    if found.status == STATUS_HIT: embedded = embedded_video_from_entry(task, found.entry, ...)
-    else: decode, embed, count(COUNTER_VIDEOS_EMBEDDED), cache.store(key, entry_from_embedded(embedded))
-A corrupt entry (`found.reason` names its path and what is wrong) is never
-used; storing the recomputed features replaces it.
+The pipeline's `pipeline.caching` stages look clips up before decoding and
+store what they embed. A corrupt entry (`found.reason` names its path and what
+is wrong) is never used; storing the recomputed features replaces it.
 """
 
 import dataclasses
@@ -44,13 +39,11 @@ import re
 import typing
 import uuid
 
-import numpy as np
 from apache_beam.io.filesystems import CompressionTypes, FileSystems
-from apache_beam.metrics import Metrics
 
 from features import manifest as manifest_lib
 from features import quantize, questions, sampling
-from pipeline import cache_entry, progress
+from pipeline import cache_entry
 
 # Bump when the same file and configuration would give other features
 # (decoding, frame selection, resizing or CNN preprocessing changed).
@@ -65,13 +58,6 @@ STATUS_HIT = "hit"
 STATUS_MISS = "miss"
 STATUS_CORRUPT = "corrupt"
 STATUSES = (STATUS_HIT, STATUS_MISS, STATUS_CORRUPT)
-
-# Beam metrics (counters in the pipeline's namespace).
-METRICS_NAMESPACE = progress.NAMESPACE
-COUNTER_VIDEOS_EMBEDDED = "feature_cache_videos_embedded"
-COUNTER_VIDEOS_REUSED = "feature_cache_videos_reused"
-COUNTER_CORRUPT_ENTRIES = "feature_cache_corrupt_entries_recomputed"
-COUNTERS = (COUNTER_VIDEOS_EMBEDDED, COUNTER_VIDEOS_REUSED, COUNTER_CORRUPT_ENTRIES)
 
 _SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 
@@ -248,40 +234,7 @@ def _write_atomically(path, data):
         raise
 
 
-def count(counter_name, amount=1):
-    """Add to one of COUNTERS (a Beam metric)."""
-    if counter_name not in COUNTERS:
-        raise ValueError(f"unknown feature cache counter {counter_name!r}; expected one of {COUNTERS}")
-    Metrics.counter(METRICS_NAMESPACE, counter_name).inc(amount)
-
-
-def count_lookup(found):
-    """Count a lookup: a hit is a video reused, a corrupt entry one to recompute (a miss counts nothing)."""
-    if found.status == STATUS_HIT:
-        count(COUNTER_VIDEOS_REUSED)
-    elif found.status == STATUS_CORRUPT:
-        count(COUNTER_CORRUPT_ENTRIES)
-
-
-def frame_statistics(frame_bytes, feature_dtype, feature_dim):
-    """(sum, sum of squares) over frames of the stored values, float32 [feature_dim] each.
-
-    Accumulated in float64 and rounded once, as for freshly embedded clips, so
-    both paths give the same bits; the embedding stage should call this too.
-    """
-    stored = quantize.decode_frames(list(frame_bytes), feature_dtype, feature_dim).astype(np.float64)
-    return stored.sum(axis=0).astype(np.float32), np.square(stored).sum(axis=0).astype(np.float32)
-
-
 def entry_from_embedded(embedded):
     """The cache entry of a freshly embedded clip (`features.questions.EmbeddedVideo`)."""
     return cache_entry.CacheEntry(num_frames=embedded.num_frames, frame_bytes=tuple(embedded.frame_bytes),
                                   clip=dict(embedded.clip))
-
-
-def embedded_video_from_entry(task, entry, feature_dtype, feature_dim):
-    """The EmbeddedVideo of `task` (a VideoTask) rebuilt from a cache hit: no decoding, no CNN."""
-    frame_sum, frame_sum_squares = frame_statistics(entry.frame_bytes, feature_dtype, feature_dim)
-    return questions.EmbeddedVideo(task=task, num_frames=entry.num_frames, frame_bytes=list(entry.frame_bytes),
-                                   frame_sum=frame_sum, frame_sum_squares=frame_sum_squares,
-                                   clip=dict(entry.clip))

@@ -34,7 +34,7 @@ from apache_beam.options.pipeline_options import DebugOptions, PipelineOptions, 
 from features import cli, cnn, schema
 from features import manifest as manifest_lib
 from pipeline import config as config_lib
-from pipeline import layouts, logs, metrics, output, paths, transforms
+from pipeline import feature_cache, layouts, logs, metrics, output, paths, transforms
 
 HEAD_BYTES = 64 * 1024
 
@@ -84,6 +84,17 @@ def plan_inputs(config, dry_run):
     return sources, task, max([source.num_candidates for source in sources] or [0])
 
 
+def make_cache_identity(config, cnn_description):
+    """The run's part of every feature cache key (None without --feature_cache); checks the directory."""
+    if not config.feature_cache:
+        return None
+    identity = feature_cache.CacheIdentity.from_cnn_description(cnn_description, config.sampling,
+                                                               config.feature_dtype)
+    feature_cache.FeatureCache(config.feature_cache, identity).prepare()
+    logging.info("feature cache: %s", config.feature_cache)
+    return identity
+
+
 def _check_nothing_lost(counts):
     accounted = counts[metrics.WRITTEN_QUESTIONS] + counts[metrics.REJECTED_QUESTIONS]
     if accounted != counts[metrics.INPUT_QUESTIONS]:
@@ -114,6 +125,7 @@ def run(argv=None, test_pipeline=None):
                                       layout=sources[0].layout if sources else None,
                                       allow_links_outside=config.allow_links_outside)
     read_config = layouts.ReadConfig(max_question_tokens=config.max_question_tokens)
+    cache_identity = None
     if dry_run:
         # Nothing is read or written: the transform's temp dir is local so that
         # building the job needs no access to the (possibly gs://) output dir.
@@ -127,11 +139,13 @@ def run(argv=None, test_pipeline=None):
         output.check_output_dir(config.output_dir, manifest_config, config.overwrite)
         staging_dir = output.new_staging_dir(config.output_dir)
         transform_temp_dir = f"{staging_dir}/{output.TRANSFORM_TEMP_DIR}"
+        cache_identity = make_cache_identity(config, cnn_description)
 
     started = time.time()
     pipeline = test_pipeline or beam.Pipeline(runner=make_runner(options), options=options)
     with tft_beam.Context(temp_dir=transform_temp_dir):
-        transforms.build_pipeline(pipeline, config, sources, read_config, locate_video, task, staging_dir)
+        transforms.build_pipeline(pipeline, config, sources, read_config, locate_video, task, staging_dir,
+                                  cache_identity)
     result = pipeline.run()
     if dry_run:
         logging.info("dry run: the job was built but not submitted")

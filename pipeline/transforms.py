@@ -17,7 +17,7 @@ import tensorflow_transform.beam as tft_beam
 from apache_beam.ml.inference.base import RunInference
 
 from features import schema
-from pipeline import building, embedding, grouping, inference
+from pipeline import building, caching, embedding, grouping, inference
 
 RECORDS_PER_TRANSFORM_CALL = 64
 
@@ -52,14 +52,24 @@ class ReadQuestions(beam.PTransform):
 
 
 class EmbedVideos(beam.PTransform):
-    """VideoTasks -> {"videos": EmbeddedVideo per clip, "errors": error records}."""
+    """VideoTasks -> {"videos": EmbeddedVideo per clip, "errors": error records}.
 
-    def __init__(self, config):
+    With a feature cache (`cache_identity` given), clips found in it skip
+    decoding and the CNN, and newly embedded clips are stored in it.
+    """
+
+    def __init__(self, config, cache_identity=None):
         super().__init__()
         self.config = config
+        self.cache_identity = cache_identity
 
     def expand(self, tasks):
         config = self.config
+        use_cache = config.feature_cache and self.cache_identity is not None
+        if use_cache:
+            looked_up = tasks | "LookUpFeatureCache" >> beam.ParDo(caching.LookUpFeatureCache(
+                config.feature_cache, self.cache_identity)).with_outputs(caching.HITS, main="misses")
+            tasks = looked_up.misses
         decoded = (tasks
                    | "DecodeVideos" >> beam.ParDo(embedding.DecodeVideos(
                        config.sampling, config.image_size, config.decode_threads))
@@ -72,7 +82,12 @@ class EmbedVideos(beam.PTransform):
                                                         config.feature_dim)
                      .with_outputs(grouping.ERRORS, main="videos"))
         errors = (decoded[grouping.ERRORS], assembled[grouping.ERRORS]) | "CollectEmbedErrors" >> beam.Flatten()
-        return {"videos": assembled.videos, "errors": errors}
+        videos = assembled.videos
+        if use_cache:
+            stored = videos | "StoreInFeatureCache" >> beam.ParDo(caching.StoreInFeatureCache(
+                config.feature_cache, self.cache_identity))
+            videos = (looked_up[caching.HITS], stored) | "JoinCachedAndEmbedded" >> beam.Flatten()
+        return {"videos": videos, "errors": errors}
 
 
 class BuildRecords(beam.PTransform):
@@ -145,11 +160,11 @@ class WriteErrors(beam.PTransform):
                                                            file_name_suffix=".jsonl"))
 
 
-def build_pipeline(pipeline, config, sources, read_config, locate_video, task, staging_dir):
+def build_pipeline(pipeline, config, sources, read_config, locate_video, task, staging_dir, cache_identity=None):
     """Add the whole job to `pipeline`; its outputs go under `staging_dir`."""
     from features import transform
     read = pipeline | "ReadQuestions" >> ReadQuestions(sources, read_config, locate_video)
-    embedded = read["tasks"] | "EmbedVideos" >> EmbedVideos(config)
+    embedded = read["tasks"] | "EmbedVideos" >> EmbedVideos(config, cache_identity)
     built = embedded["videos"] | "BuildRecords" >> BuildRecords(
         task, config.feature_dim,
         transform.make_preprocessing_fn(transform.TransformConfig(

@@ -58,7 +58,7 @@ def pixel_features(frames):
 def embed_fresh(task, decoded_video, feature_dtype):
     """The EmbeddedVideo the pipeline makes without the cache."""
     frame_bytes = quantize.encode_frames(pixel_features(decoded_video.frames), feature_dtype, FEATURE_DIM)
-    frame_sum, frame_sum_squares = feature_cache.frame_statistics(frame_bytes, feature_dtype, FEATURE_DIM)
+    frame_sum, frame_sum_squares = quantize.frame_statistics(frame_bytes, feature_dtype, FEATURE_DIM)
     return questions.EmbeddedVideo(task=task, num_frames=decoded_video.num_frames, frame_bytes=frame_bytes,
                                    frame_sum=frame_sum, frame_sum_squares=frame_sum_squares,
                                    clip=decoded_video.summary())
@@ -92,7 +92,8 @@ def test_a_hit_rebuilds_the_embedded_video_bit_for_bit(tmp_path, clips, decoded,
     second_run = feature_cache.FeatureCache(str(tmp_path / "cache") + "/", identity)
     found = second_run.lookup(second_run.key_for_video(task.video_path, task.segment))
     assert (found.status, found.path, found.reason) == (STATUS_HIT, path, "")
-    rebuilt = feature_cache.embedded_video_from_entry(task, found.entry, feature_dtype, FEATURE_DIM)
+    from pipeline import embedding
+    rebuilt = embedding.embedded_video(task, found.entry.frame_bytes, feature_dtype, FEATURE_DIM, found.entry.clip)
     assert rebuilt.num_frames == fresh.num_frames == len(decoded.frames) == 8
     assert rebuilt.frame_bytes == fresh.frame_bytes
     assert rebuilt.frame_sum.tobytes() == fresh.frame_sum.tobytes()
@@ -294,29 +295,27 @@ def test_concurrent_writers_of_one_key_leave_a_valid_entry_and_readers_never_see
     assert os.listdir(os.path.dirname(found.path)) == [os.path.basename(found.path)]
 
 
-def look_up_and_count(clip, cache_dir):
-    """The embedding stage's use of the cache, counting as it goes: yields the lookup's status."""
-    cache = feature_cache.FeatureCache(cache_dir, make_identity())
-    found = cache.lookup(cache.key_for_video(clip))
-    feature_cache.count_lookup(found)
-    if found.status != STATUS_HIT:
-        feature_cache.count(feature_cache.COUNTER_VIDEOS_EMBEDDED)
-    yield found.status
-
-
-def test_lookups_are_counted_as_beam_metrics(tmp_path, clips):
+def test_the_lookup_stage_sends_hits_past_the_cnn_and_counts_them(tmp_path, clips):
     import apache_beam as beam
-    from apache_beam.metrics.metric import MetricsFilter
+    from apache_beam.testing.util import assert_that, equal_to
+    from pipeline import caching, metrics
     cache = feature_cache.FeatureCache(str(tmp_path), make_identity())
     stored_entry(cache, clips[0])
     corrupt_path = cache.entry_path(stored_entry(cache, SHARED_CLIP))
     with open(corrupt_path, "r+b") as handle:
         handle.truncate(os.path.getsize(corrupt_path) - 1)
+    tasks = [video_task(clips[0]), video_task(clips[1]), video_task(SHARED_CLIP), video_task(tmp_path / "gone.mp4")]
     pipeline = beam.Pipeline(runner="DirectRunner")
-    _ = pipeline | beam.Create([clips[0], clips[1], SHARED_CLIP]) | beam.FlatMap(look_up_and_count, str(tmp_path))
+    looked_up = (pipeline | beam.Create(tasks)
+                 | beam.ParDo(caching.LookUpFeatureCache(str(tmp_path), make_identity()))
+                 .with_outputs(caching.HITS, main="misses"))
+    assert_that(looked_up[caching.HITS] | "HitPaths" >> beam.Map(lambda video: (video.task.video_path,
+                                                                                 video.num_frames)),
+                equal_to([(str(clips[0]), 3)]), label="hits")
+    assert_that(looked_up.misses | "MissPaths" >> beam.Map(lambda task: (task.video_path, task.cache_key is None)),
+                equal_to([(str(clips[1]), False), (SHARED_CLIP, False), (str(tmp_path / "gone.mp4"), True)]),
+                label="misses")
     result = pipeline.run()
     result.wait_until_finish()
-    counters = result.metrics().query(MetricsFilter().with_namespace(feature_cache.METRICS_NAMESPACE))["counters"]
-    totals = {counter.key.metric.name: counter.committed for counter in counters}
-    assert totals == {feature_cache.COUNTER_VIDEOS_REUSED: 1, feature_cache.COUNTER_VIDEOS_EMBEDDED: 2,
-                      feature_cache.COUNTER_CORRUPT_ENTRIES: 1}
+    counters, _ = metrics.read_metrics(result)
+    assert counters == {metrics.VIDEOS_REUSED: 1, metrics.CACHE_ENTRIES_CORRUPT: 1}
