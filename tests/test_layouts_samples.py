@@ -121,14 +121,14 @@ def test_msvd_qa_every_row_of_the_three_splits(video_dirs):
     assert {question.split for question in results["msvd-qa/test_qa.json"][0]} == {"test"}
 
 
-@pytest.mark.parametrize("task, files", [
-    (schema.TASK_OPEN_ENDED, "Test_frameqa_question.csv"),
-    (schema.TASK_MULTIPLE_CHOICE, "T*_{action,transition}_question.csv"),
-    (schema.TASK_COUNT, "T*_count_question.csv"),
+@pytest.mark.parametrize("task, patterns", [
+    (schema.TASK_OPEN_ENDED, ("Test_frameqa_question.csv",)),
+    (schema.TASK_MULTIPLE_CHOICE, ("T*_action_question.csv", "T*_transition_question.csv")),
+    (schema.TASK_COUNT, ("T*_count_question.csv",)),
 ])
-def test_tgif_qa_every_row_of_every_task(video_dirs, task, files):
+def test_tgif_qa_every_row_of_every_task(video_dirs, task, patterns):
     results = {}
-    for pattern in (files.replace("{action,transition}", "action"), files.replace("{action,transition}", "transition")):
+    for pattern in patterns:
         found, sources = read_all(os.path.join(TGIF, pattern), video_dirs["tgif"])
         assert {(source.layout, source.task) for source in sources} == {("tgif_qa", task)}
         results.update(found)
