@@ -16,6 +16,7 @@ import pytest
 
 from features import schema
 from pipeline import annotations, paths
+from pipeline.layouts import splits as layout_splits
 
 DATASETS = os.environ.get("VIDEOQA_SAMPLE_DATASETS", "/work/shared/datasets")
 MSVD = os.path.join(DATASETS, "msvd-qa")
@@ -175,6 +176,23 @@ def test_tgif_qa_validation_carved_from_train_by_video(video_dirs):
     again, _ = read_all(os.path.join(TGIF, "Train_action_question.csv"), video_dirs["tgif"])
     assert [question.split for question in again["tgif-qa/Train_action_question.csv"][0]] == [
         question.split for question in train]
+    # The carve follows the video: a GIF asked about in two train files lands in one split.
+    count, _ = read_all(os.path.join(TGIF, "Train_count_question.csv"), video_dirs["tgif"])
+    split_of = collections.defaultdict(set)
+    for question in train + count["tgif-qa/Train_count_question.csv"][0]:
+        split_of[question.video_id].add(question.split)
+    assert all(len(found) == 1 for found in split_of.values())
+    in_both = set(question.video_id for question in train) & set(
+        question.video_id for question in count["tgif-qa/Train_count_question.csv"][0])
+    assert len(in_both) > 100  # The sample files share most of their GIFs.
+
+
+def test_the_carve_is_about_ten_percent_and_stable():
+    video_ids = [f"tumblr_{index:06d}_250" for index in range(20000)]
+    carved = [layout_splits.carve_validation(video_id, annotations.CARVED_VALIDATION_PERCENT) for video_id in video_ids]
+    assert carved == [layout_splits.carve_validation(video_id, 10) for video_id in video_ids]
+    assert set(carved) == {"train", "val"}
+    assert abs(carved.count("val") / len(carved) - 0.10) < 0.01
 
 
 def test_next_qa_multiple_choice_every_row(video_dirs):
