@@ -1,220 +1,188 @@
-"""Read annotation files into question rows, rejecting bad rows with reasons.
+"""Read every published VideoQA annotation layout into validated questions, bad rows into errors.
 
-Formats (chosen by extension):
-  .json   a JSON list of objects (MSVD-QA, MSRVTT-QA as published)
-  .jsonl  one JSON object per line
-  .csv / .tsv  a header row, then one row per question (delimiter sniffed, so
-          TGIF-QA's tab-separated .csv files work)
+Layouts (`--layout`, LAYOUT_CHOICES; readers in `pipeline.layouts`):
+  msvd_qa         {train,val,test}_qa.json + youtube_mapping.txt     open-ended
+  msrvtt_qa       {train,val,test}_qa.json (with category_id)        open-ended
+  tgif_qa         {Train,Test}_{frameqa,action,transition,count}_question.csv (tab-separated)
+                                                                     open-ended / multiple choice (5) / count
+  next_qa         {train,val,test}.csv + map_vid_vidorID.json        multiple choice (5); NExT-OE open-ended
+  activitynet_qa  {train,val,test}_q.json + {train,val,test}_a.json  open-ended
+  how2qa          how2QA_{train,val}_release.csv, how2QA_test_public_release.csv (no header)
+                                                                     multiple choice (4), clips are segments
+  generic         .json / .jsonl / .csv / .tsv with question, answer, video_id
+  auto            (default) each file's layout from its name and first bytes
 
-Keys: question, answer, video_id (required); id or question_id, split,
-question_type (optional). The split comes from the file name
-(`train_*`, `val_*`, `test_*`), else the row's `split`, else a stable hash of
-video_id (80/10/10), so a video never lands in two splits by accident.
+Two steps:
+  plan_sources(paths, layout, read_head)  before the pipeline: place every file in a layout and
+      task, pair ActivityNet's files, refuse unplaceable files and runs that mix tasks or layouts
+      (one run = one layout, one task). Fast: reads only each file's first KB.
+  read_source(source, read_bytes, config, locate_video)  in a worker: one source's rows ->
+      (AnnotatedQuestion list, error records, number of input rows).
 
-Text must be valid UTF-8: a row holding undecodable bytes or a lone surrogate
-(a broken \\u escape) is rejected with the key and position; the file's other
-rows are still read. A file that is not valid JSON is rejected whole, with the
-line and column of the problem.
-
-A row becomes a dict of str (see ROW_* keys). A rejected row or file becomes an
-error dict (see `error_record`). Nothing here touches Beam or videos.
+Every input row ends up valid or in the errors with its reason (see `error_record`):
+missing fields, bad UTF-8, a candidate list of the wrong length, an answer index
+out of range, a count that is not a non-negative integer, a segment whose end is
+not after its start, an ActivityNet question without an answer (or an answer
+without a question), a question or answer with no words, an unknown split, a
+video path that escapes --video_dir. Splits: see `pipeline.layouts.splits`.
 """
 
-import csv
-import hashlib
-import io
-import json
-import posixpath
+import collections
+import dataclasses
+import typing
 
-from features import schema, text
+from apache_beam.io.filesystems import FileSystems
 
-ROW_VIDEO_ID = "video_id"
-ROW_QUESTION = "question"
-ROW_ANSWER = "answer"
-ROW_QUESTION_ID = "question_id"
-ROW_QUESTION_TYPE = "question_type"
-ROW_SPLIT = "split"
-ROW_SPLIT_IS_EXPLICIT = "split_is_explicit"
-ROW_SOURCE = "source"
-ROW_TRUNCATED = "truncated"
-ROW_VIDEO_PATH = "video_path"
+from features import schema
+from pipeline.layouts import activitynet, common, detect, how2qa, nextqa, qa_json, splits, tgif, validate
+from pipeline.layouts.common import KIND_FILE, KIND_QUESTION, error_record  # noqa: F401 (public)
+from pipeline.layouts.splits import split_from_file_name, split_from_hash  # noqa: F401 (public)
 
-REQUIRED_KEYS = (ROW_QUESTION, ROW_ANSWER, ROW_VIDEO_ID)
-SPLIT_ALIASES = {"train": schema.TRAIN_SPLIT, "val": schema.VALIDATION_SPLIT,
-                 "valid": schema.VALIDATION_SPLIT, "validation": schema.VALIDATION_SPLIT,
-                 "test": schema.TEST_SPLIT}
-
-# Error kinds: a rejected question row counts against input questions; a
-# rejected file holds an unknown number of them and is counted on its own.
-KIND_QUESTION = "question"
-KIND_FILE = "file"
+AUTO_LAYOUT = "auto"
+# In the order `auto` tries them: the most specific first, generic last.
+LAYOUTS = collections.OrderedDict((layout.name, layout) for layout in (
+    tgif.LAYOUT, nextqa.LAYOUT, how2qa.LAYOUT, activitynet.LAYOUT,
+    qa_json.MSVD_LAYOUT, qa_json.MSRVTT_LAYOUT, qa_json.GENERIC_LAYOUT))
+LAYOUT_CHOICES = ("auto", "msvd_qa", "msrvtt_qa", "tgif_qa", "next_qa", "activitynet_qa", "how2qa", "generic")
+DEFAULT_LAYOUT = AUTO_LAYOUT
+CARVED_VALIDATION_PERCENT = splits.CARVED_VALIDATION_PERCENT
+HEAD_BYTES = detect.HEAD_BYTES
 
 
-def error_record(kind, stage, reason, source, row=None):
-    """One line of errors/*.jsonl."""
-    record = {"kind": kind, "stage": stage, "reason": reason, "source": _printable(source)}
-    if row is not None:
-        record["input"] = _printable(row)
-    return record
+@dataclasses.dataclass(frozen=True)
+class AnnotationSource:
+    """One unit read by one worker: a file, or ActivityNet's questions and answers files."""
+
+    paths: typing.Tuple[str, ...]
+    layout: str
+    task: str                          # features.schema.TASK_*
+    split: typing.Optional[str]        # from the file name, None if the name does not say
+    num_candidates: int = 0            # multiple choice, else 0
 
 
-def _printable(value):
-    """`value` with text that is not valid Unicode shown as escapes (\\xe9, \\ud83d), so it can be written."""
-    if isinstance(value, str):
-        try:  # Undecodable bytes (kept by 'surrogateescape') back as \xNN.
-            return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        except UnicodeEncodeError:  # Lone surrogates from \u escapes.
-            return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    if isinstance(value, dict):
-        return {_printable(key): _printable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_printable(item) for item in value]
-    return value
+@dataclasses.dataclass(frozen=True)
+class ReadConfig:
+    max_question_tokens: int           # longer questions are kept and marked truncated
+    carved_validation_percent: int = CARVED_VALIDATION_PERCENT  # layouts published without val
 
 
-def _invalid_text(key, value):
-    """Why `value` is not valid Unicode text (undecodable bytes, lone surrogates), or None."""
-    try:
-        value.encode("utf-8")
-        return None
-    except UnicodeEncodeError as error:
-        character = ord(value[error.start])
-        if 0xDC80 <= character <= 0xDCFF:  # An undecodable byte, kept by 'surrogateescape'.
-            return (f"{key} is not valid UTF-8 (byte 0x{character - 0xDC00:02x} at character "
-                    f"{error.start})")
-        return (f"{key} holds a lone surrogate \\u{character:04x} at character {error.start} "
-                f"(half of a UTF-16 pair): not valid Unicode text")
+def read_file_head(path, size=HEAD_BYTES):
+    """The first `size` bytes of a file on any Beam file system: the `read_head` of plan_sources."""
+    with FileSystems.open(path) as handle:
+        return handle.read(size)
 
 
-def split_from_file_name(path):
-    """'train' for .../train_qa.json, None when the name does not say."""
-    name = posixpath.basename(path).lower()
-    for separator in ("_", ".", "-"):
-        prefix = name.split(separator, 1)[0]
-        if prefix in SPLIT_ALIASES and len(prefix) < len(name):
-            return SPLIT_ALIASES[prefix]
+def plan_sources(paths, layout, read_head):
+    """Every matched annotation file -> [AnnotationSource], or ValueError before any work.
+
+    read_head(path) -> the first few KB of the file (bytes). All sources share one layout and task.
+    """
+    if layout not in LAYOUT_CHOICES:
+        raise ValueError(f"--layout {layout!r} is not one of {', '.join(LAYOUT_CHOICES)}")
+    paths = sorted(set(paths))
+    if not paths:
+        raise ValueError("no annotation files to read")
+    kinds, unplaced = {}, []
+    for path in paths:
+        head = detect.read_head(path, read_head(path))
+        kind = _place(head, layout)
+        if kind is None:
+            unplaced.append(head)
+        else:
+            kinds[path] = kind
+    if unplaced:
+        raise ValueError(_unplaced_message(unplaced, layout))
+    _refuse_mixtures(kinds)
+    sources = []
+    activitynet_kinds = {path: kind for path, kind in kinds.items() if kind.layout == activitynet.NAME}
+    for questions_path, answers_path in activitynet.pair_files(activitynet_kinds) if activitynet_kinds else ():
+        sources.append(_source((questions_path, answers_path), kinds[questions_path]))
+    for path, kind in kinds.items():
+        if kind.layout != activitynet.NAME:
+            sources.append(_source((path,), kind))
+    return sorted(sources, key=lambda source: source.paths)
+
+
+def _source(paths, kind):
+    return AnnotationSource(paths=paths, layout=kind.layout, task=kind.task,
+                            split=split_from_file_name(paths[0]), num_candidates=kind.num_candidates)
+
+
+def _place(head, layout):
+    if layout != AUTO_LAYOUT:
+        return LAYOUTS[layout].detect(head, True)
+    for candidate in LAYOUTS.values():
+        kind = candidate.detect(head, False)
+        if kind is not None:
+            return kind
     return None
 
 
-def split_from_hash(video_id):
-    """Stable 80/10/10 split from the video id (same on every machine and run)."""
-    bucket = int(hashlib.sha256(video_id.encode("utf-8")).hexdigest(), 16) % 100
-    for split, upper_bound in schema.HASH_SPLIT_PERCENT:
-        if bucket < upper_bound:
-            return split
-    return schema.TEST_SPLIT
+def _unplaced_message(heads, layout):
+    found = "; ".join(f"{head.path}: {head.describe()}" for head in heads)
+    if layout != AUTO_LAYOUT:
+        return f"not {layout} files ({layout} reads {LAYOUTS[layout].expected}): {found}"
+    known = "; ".join(f"{name}: {candidate.expected}" for name, candidate in LAYOUTS.items())
+    return (f"cannot tell the layout of {len(heads)} annotation file(s): {found}. Known layouts: {known}. "
+            f"Choose one with --layout ({', '.join(LAYOUT_CHOICES)})")
 
 
-def _decode(path, data):
-    """UTF-8 text; undecodable bytes survive as lone surrogates and reject only their row."""
-    return data.decode("utf-8-sig", errors="surrogateescape")
+def _refuse_mixtures(kinds):
+    """One run has one task (and candidate count) and one layout: refuse mixtures, naming the files."""
+    def grouped(key):
+        groups = collections.defaultdict(list)
+        for path, kind in kinds.items():
+            groups[key(kind)].append(common.base_name(path))
+        return "; ".join(f"{name}: {', '.join(files)}" for name, files in sorted(groups.items()))
+
+    tasks = {task_name(kind.task, kind.num_candidates) for kind in kinds.values()}
+    if len(tasks) > 1:
+        raise ValueError("one run has one task, but these annotation files have several: "
+                         f"{grouped(lambda kind: task_name(kind.task, kind.num_candidates))}. "
+                         f"Run the pipeline once per task")
+    layouts = {kind.layout for kind in kinds.values()}
+    if len(layouts) > 1:
+        raise ValueError(f"one run reads one layout, but these annotation files are of several: "
+                         f"{grouped(lambda kind: kind.layout)}. Choose one with --layout, or match "
+                         f"fewer files with --annotations")
 
 
-def _raw_rows(path, data):
-    """Yield (source, raw_row_or_None, error_reason_or_None); raise ValueError for a bad file."""
-    lower = path.lower()
-    if lower.endswith(".json"):
-        try:
-            rows = json.loads(_decode(path, data))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"malformed JSON at line {error.lineno} column {error.colno}: {error.msg}") from None
-        if isinstance(rows, dict):  # {"questions": [...]} or a single-key wrapper.
-            lists = [value for value in rows.values() if isinstance(value, list)]
-            rows = lists[0] if len(lists) == 1 else None
-        if not isinstance(rows, list):
-            raise ValueError("expected a JSON list of question objects")
-        for index, row in enumerate(rows):
-            yield f"{path}:item {index}", row, None
-    elif lower.endswith(".jsonl"):
-        for number, line in enumerate(data.split(b"\n"), start=1):
-            if not line.strip():
-                continue
-            source = f"{path}:line {number}"
-            try:
-                yield source, json.loads(line.decode("utf-8-sig" if number == 1 else "utf-8")), None
-            except UnicodeDecodeError as error:
-                yield source, None, f"not valid UTF-8 at byte {error.start} of the line"
-            except json.JSONDecodeError as error:
-                yield source, None, f"malformed JSON at column {error.colno}: {error.msg}"
-    elif lower.endswith((".csv", ".tsv")):
-        content = _decode(path, data)
-        first_line = content.split("\n", 1)[0]
-        delimiter = "\t" if "\t" in first_line or lower.endswith(".tsv") else ","
-        reader = csv.DictReader(io.StringIO(content, newline=""), delimiter=delimiter)
-        for number, row in enumerate(reader, start=2):
-            yield f"{path}:line {number}", row, None
-    else:
-        raise ValueError("unknown annotation format (expected .json, .jsonl, .csv or .tsv)")
+def task_name(task, num_candidates=0):
+    """'multiple_choice (5 candidates)', 'count', 'open_ended'."""
+    return f"{task} ({num_candidates} candidates)" if task == schema.TASK_MULTIPLE_CHOICE else task
 
 
-def _check_row(raw):
-    """Raw object -> (dict of str, None) or (None, reason)."""
-    if not isinstance(raw, dict):
-        return None, f"expected an object with keys {', '.join(REQUIRED_KEYS)}, got {type(raw).__name__}"
-    missing = [key for key in REQUIRED_KEYS if raw.get(key) is None or str(raw.get(key)).strip() == ""]
-    if missing:
-        return None, f"missing or empty {', '.join(missing)}"
-    row = {key: str(raw[key]) for key in REQUIRED_KEYS}
-    question_id = raw.get("question_id", raw.get("id"))
-    row[ROW_QUESTION_ID] = "" if question_id is None else str(question_id)
-    row[ROW_QUESTION_TYPE] = str(raw.get("question_type") or "")
-    row[ROW_SPLIT] = str(raw.get("split") or "")
-    for key, value in row.items():
-        reason = _invalid_text(key, value)
-        if reason:
-            return None, reason
-    return row, None
+def describe_plan(sources, requested_layout):
+    """One line for the run's log: the layout (and whether it was detected), task and files."""
+    first = sources[0]
+    how = "detected" if requested_layout == AUTO_LAYOUT else "--layout"
+    files = ", ".join(f"{'+'.join(common.base_name(path) for path in source.paths)} ({source.split or 'split per row'})"
+                      for source in sources)
+    return (f"annotation layout {first.layout} ({how}), task {task_name(first.task, first.num_candidates)}, "
+            f"{len(sources)} source(s): {files}")
 
 
-def parse_annotation_file(path, data, max_question_tokens, locate_video):
-    """Parse one file. Returns (rows, errors).
+def read_source(source, read_bytes, config, locate_video):
+    """One source -> (valid AnnotatedQuestions, error records, number of input rows).
 
-    locate_video(video_id) -> path, or raises ValueError with the reason.
+    read_bytes(path) -> bytes; locate_video(video_id) -> path, or ValueError with the reason.
+    Input rows = valid + rejected rows; a rejected file holds unknown rows and is not counted.
     """
-    try:
-        raw_rows = list(_raw_rows(path, data))
-    except ValueError as error:
-        return [], [error_record(KIND_FILE, "read_annotations", str(error), path)]
-    file_split = split_from_file_name(path)
-    rows, errors = [], []
-    for index, (source, raw, reason) in enumerate(raw_rows):
-        row = None
-        if reason is None:
-            row, reason = _check_row(raw)
-        if reason is not None:
-            errors.append(error_record(KIND_QUESTION, "read_annotations", reason, source, raw))
-            continue
-        row[ROW_SOURCE] = source
-        if not row[ROW_QUESTION_ID]:
-            row[ROW_QUESTION_ID] = f"{posixpath.basename(path)}:{index}"
-        rows.append(row)
-    return _validate_rows(rows, errors, file_split, max_question_tokens, locate_video)
-
-
-def _validate_rows(rows, errors, file_split, max_question_tokens, locate_video):
-    tokens = text.tokenize_python([row[ROW_QUESTION] for row in rows])
-    answers = text.normalize_answers_python([row[ROW_ANSWER] for row in rows])
-    valid = []
-    for row, question_tokens, answer in zip(rows, tokens, answers):
-        reason = None
-        explicit_split = file_split or SPLIT_ALIASES.get(row[ROW_SPLIT].strip().lower())
-        if row[ROW_SPLIT] and not file_split and explicit_split is None:
-            reason = f"unknown split {row[ROW_SPLIT]!r} (expected train, val or test)"
-        elif not question_tokens:
-            reason = "empty question (no words after normalisation)"
-        elif not answer:
-            reason = "empty answer (no words after normalisation)"
-        else:
-            try:
-                row[ROW_VIDEO_PATH] = locate_video(row[ROW_VIDEO_ID])
-            except ValueError as error:
-                reason = str(error)
-        if reason is not None:
-            errors.append(error_record(KIND_QUESTION, "read_annotations", reason, row[ROW_SOURCE], row))
-            continue
-        row[ROW_SPLIT_IS_EXPLICIT] = explicit_split is not None
-        row[ROW_SPLIT] = explicit_split or split_from_hash(row[ROW_VIDEO_ID])
-        row[ROW_TRUNCATED] = len(question_tokens) > max_question_tokens
-        row[ROW_QUESTION_TYPE] = text.question_type(question_tokens, row[ROW_QUESTION_TYPE])
-        valid.append(row)
-    return valid, errors
+    layout = LAYOUTS[source.layout]
+    contents, errors = {}, []
+    for path in source.paths:
+        try:
+            contents[path] = read_bytes(path)
+        except Exception as error:  # A file that vanished or cannot be read is one error, not a crash.
+            errors.append(error_record(KIND_FILE, common.STAGE, f"cannot read file ({error})", path))
+    items = layout.read(source, contents)
+    parsed = [item for item in items if isinstance(item, common.ParsedRow)]
+    rejected = [(item.order, error_record(KIND_QUESTION, common.STAGE, item.reason, item.source, item.raw))
+                for item in items if isinstance(item, common.RejectedRow)]
+    input_rows = len(parsed) + len(rejected)
+    errors += [error_record(KIND_FILE, common.STAGE, item.reason, item.path)
+               for item in items if isinstance(item, common.RejectedFile)]
+    rule = validate.SplitRule(source.split, config.carved_validation_percent if layout.carves_validation else 0)
+    valid, invalid = validate.validate_rows(parsed, rule, config.max_question_tokens, locate_video, source.paths[0])
+    errors += [record for _, record in sorted(rejected + invalid, key=lambda pair: pair[0])]
+    return valid, errors, input_rows

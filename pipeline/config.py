@@ -14,7 +14,7 @@ import typing
 from features import backbones, cnn, quantize, schema
 from features import sampling as sampling_lib
 from features import manifest as manifest_lib
-from pipeline import layouts
+from pipeline import annotations
 
 DEFAULT_INFERENCE_BATCH_SIZE = 32
 DEFAULT_DECODE_THREADS = 1
@@ -27,7 +27,7 @@ class PipelineConfig:
     annotations: str
     video_dir: str
     output_dir: str
-    layout: str = layouts.AUTO_LAYOUT
+    layout: str = annotations.DEFAULT_LAYOUT
     video_pattern: typing.Optional[str] = None
     video_mapping: typing.Optional[str] = None
     allow_links_outside: bool = False
@@ -55,8 +55,8 @@ class PipelineConfig:
                 raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
         if self.decode_threads < 0:
             raise ValueError(f"--decode_threads must be 0 or more, got {self.decode_threads}")
-        if self.layout not in layouts.LAYOUT_CHOICES:
-            raise ValueError(f"--layout {self.layout!r}: choose one of {', '.join(layouts.LAYOUT_CHOICES)}")
+        if self.layout not in annotations.LAYOUT_CHOICES:
+            raise ValueError(f"--layout {self.layout!r}: choose one of {', '.join(annotations.LAYOUT_CHOICES)}")
 
     @property
     def feature_dim(self):
@@ -105,7 +105,7 @@ def build_argument_parser(parser_class=argparse.ArgumentParser):
         help="glob of annotation files: any published layout (see --layout) or .json/.jsonl/.csv/.tsv")
     add("--video_dir", required=True, help="directory holding the videos (local or gs://)")
     add("--output_dir", required=True, help="where records, transform_fn/ and manifest.json go")
-    add("--layout", default=layouts.AUTO_LAYOUT, choices=layouts.LAYOUT_CHOICES,
+    add("--layout", default=annotations.DEFAULT_LAYOUT, choices=annotations.LAYOUT_CHOICES,
         help="annotation layout; auto recognises each file from its name and header or keys")
     add("--video_pattern", default=None,
         help="file name under --video_dir, with {video_id} and/or {clip} (default: the layout's naming)")

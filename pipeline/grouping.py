@@ -12,7 +12,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from features import questions as questions_lib
-from pipeline import annotations, layouts, metrics
+from pipeline import annotations, metrics
 
 ERRORS = "errors"
 
@@ -36,7 +36,7 @@ class ReadSources(beam.DoFn):
 
     def process(self, source):
         with metrics.timed(metrics.STAGE_READ):
-            rows, errors, input_rows = layouts.read_source(
+            rows, errors, input_rows = annotations.read_source(
                 source, read_file_bytes, self.read_config, self.locate_video)
         metrics.count(metrics.ANNOTATION_FILES, len(source.paths))
         metrics.count(metrics.INPUT_QUESTIONS, input_rows)

@@ -34,9 +34,7 @@ from apache_beam.options.pipeline_options import DebugOptions, PipelineOptions, 
 from features import cli, cnn, schema
 from features import manifest as manifest_lib
 from pipeline import config as config_lib
-from pipeline import feature_cache, layouts, logs, metrics, output, paths, transforms
-
-HEAD_BYTES = 64 * 1024
+from pipeline import annotations, feature_cache, logs, metrics, output, paths, transforms
 
 
 class NothingWrittenError(Exception):
@@ -61,11 +59,6 @@ def make_runner(options):
         beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)))
 
 
-def _read_head(path):
-    with FileSystems.open(path) as handle:
-        return handle.read(HEAD_BYTES)
-
-
 def plan_inputs(config, dry_run):
     """(annotation sources, task, candidates per question); clear errors before any work."""
     try:
@@ -76,10 +69,9 @@ def plan_inputs(config, dry_run):
         matched = []
     if not matched and not dry_run:
         raise ValueError(f"--annotations {config.annotations!r} matches no files")
-    sources = layouts.plan_sources(sorted(matched), config.layout, _read_head)
-    for source in sources:
-        logging.info("annotations %s: layout %s, task %s, split %s", " + ".join(source.paths), source.layout,
-                     source.task, source.split or "from the rows")
+    sources = annotations.plan_sources(sorted(matched), config.layout, annotations.read_file_head)
+    if sources:
+        logging.info("%s", annotations.describe_plan(sources, config.layout))
     task = sources[0].task if sources else schema.TASK_OPEN_ENDED
     return sources, task, max([source.num_candidates for source in sources] or [0])
 
@@ -124,7 +116,7 @@ def run(argv=None, test_pipeline=None):
     locate_video = paths.VideoLocator(config.video_dir, config.video_pattern, mapping,
                                       layout=sources[0].layout if sources else None,
                                       allow_links_outside=config.allow_links_outside)
-    read_config = layouts.ReadConfig(max_question_tokens=config.max_question_tokens)
+    read_config = annotations.ReadConfig(max_question_tokens=config.max_question_tokens)
     cache_identity = None
     if dry_run:
         # Nothing is read or written: the transform's temp dir is local so that

@@ -1,4 +1,7 @@
-"""Published annotation layouts (MSVD-QA, MSRVTT-QA), JSONL/CSV, split rules, and the Dataflow dry run."""
+"""MSVD-QA end to end, MSRVTT-QA and the generic JSONL/CSV form, hash splits, and the Dataflow dry run.
+
+The other published layouts are tested in tests/test_layouts_*.py.
+"""
 
 import json
 import os
@@ -64,19 +67,27 @@ def test_msvd_qa_layout_on_the_multi_processing_direct_runner(tmp_path):
         assert all(example[schema.NUM_FRAMES_KEY] == 4 for example in parsed)
 
 
-def locator(tmp_path):
-    return paths.VideoLocator(str(tmp_path), "video{video_id}.mp4")
+def read_file(tmp_path, name, data, video_pattern="video{video_id}.mp4"):
+    """Plan and read one annotation file as the pipeline does: (valid questions, errors)."""
+    path = str(tmp_path / name)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    [source] = annotations.plan_sources([path], "auto", annotations.read_file_head)
+    locate = paths.VideoLocator(str(tmp_path), video_pattern, None, layout=source.layout)
+    config = annotations.ReadConfig(max_question_tokens=32)
+    valid, errors, input_rows = annotations.read_source(source, lambda name: open(name, "rb").read(), config, locate)
+    assert input_rows == len(valid) + len(errors)
+    return source, valid, errors
 
 
 def test_msrvtt_qa_rows_with_category_id_are_read_as_published(tmp_path):
     rows = [{"answer": "man", "category_id": 3, "id": 0, "question": "who is talking?", "video_id": 7010},
             {"answer": "car", "category_id": 9, "id": 1, "question": "what is shown?", "video_id": 7011}]
-    data = json.dumps(rows).encode()
-    valid, errors = annotations.parse_annotation_file("msrvtt/test_qa.json", data, 32, locator(tmp_path))
-    assert not errors
-    assert [row["split"] for row in valid] == ["test", "test"]
-    assert [row["question_type"] for row in valid] == ["who", "what"]
-    assert valid[1]["video_path"] == os.path.join(str(tmp_path), "video7011.mp4")
+    source, valid, errors = read_file(tmp_path, "test_qa.json", json.dumps(rows).encode(), video_pattern=None)
+    assert source.layout == "msrvtt_qa" and not errors
+    assert [question.split for question in valid] == ["test", "test"]
+    assert [question.question.question_type for question in valid] == ["who", "what"]
+    assert valid[1].video_path == os.path.join(str(tmp_path), "video7011.mp4")
 
 
 def test_jsonl_and_csv_with_split_and_type_fields_and_hash_splits(tmp_path):
@@ -84,16 +95,16 @@ def test_jsonl_and_csv_with_split_and_type_fields_and_hash_splits(tmp_path):
         {"question": "what grows?", "answer": "ball", "video_id": "a", "split": "val", "question_type": "change"},
         {"question": "what moves?", "answer": "car", "video_id": "b"},
     ]).encode()
-    valid, errors = annotations.parse_annotation_file("my_questions.jsonl", jsonl, 32, locator(tmp_path))
-    assert not errors
-    assert (valid[0]["split"], valid[0]["question_type"]) == ("val", "change")
-    assert valid[1]["split"] == annotations.split_from_hash("b")
+    source, valid, errors = read_file(tmp_path, "my_questions.jsonl", jsonl)
+    assert source.layout == "generic" and not errors
+    assert (valid[0].split, valid[0].question.question_type) == ("val", "change")
+    assert valid[1].split == annotations.split_from_hash("b") and not valid[1].split_is_explicit
     csv_data = "question,answer,video_id,split\nhow many cars?,two,c,train\n".encode()
-    valid, errors = annotations.parse_annotation_file("questions.csv", csv_data, 32, locator(tmp_path))
-    assert not errors and valid[0]["split"] == "train" and valid[0]["question_type"] == "how"
+    _, valid, errors = read_file(tmp_path, "questions.csv", csv_data)
+    assert not errors and valid[0].split == "train" and valid[0].question.question_type == "how"
     tsv_data = "gif_name\tquestion\tanswer\tvideo_id\nx\twhat color?\tred\td\n".encode()
-    valid, errors = annotations.parse_annotation_file("Train_frameqa_question.csv", tsv_data, 32, locator(tmp_path))
-    assert not errors and valid[0]["answer"] == "red"
+    _, valid, errors = read_file(tmp_path, "my_frameqa.tsv", tsv_data)
+    assert not errors and valid[0].question.answer == "red" and valid[0].video_id == "d"
 
 
 def test_hash_splits_are_stable_and_about_80_10_10():
