@@ -92,8 +92,8 @@ def unknown_arguments_message(extras, known_flags):
     """One line naming each unknown flag (with the closest known one), or the first stray value."""
     flags = [argument for argument in extras if _looks_like_flag(argument)]
     if not flags:
-        return (f"unexpected argument {extras[0]!r} (each flag takes one value: quote a pattern such as "
-                f"'dir/*.json' so that the shell does not expand it)")
+        return (f"unexpected argument {extras[0]!r} (a pattern the shell expanded? quote it: "
+                f"--annotations 'dir/*.json')")
     described = []
     for flag in flags:
         name = flag.split("=", 1)[0]

@@ -22,10 +22,15 @@ except the start-up noise of `is_startup_noise` to the real stderr. A separate
 process, not a thread, so that nothing is lost when this one dies abruptly
 (a C++ CHECK failure, a segfault, os._exit, SIGKILL): the filter forwards all
 it got, then exits when the last writer closes the pipe. Python's sys.stderr
-writes into the same pipe, so every write to stderr keeps its order; at exit
-(also after sys.exit(2) or an uncaught exception's traceback) the entry
-process waits until the filter has forwarded everything, then restores fd 2.
-Child processes (Beam workers) inherit the filtered fd 2 and the log level.
+writes into the same pipe, so every write to stderr keeps its order; when
+stdout goes to the same terminal or file, each Python write to stderr waits
+until it is through, so it keeps its order with print() too. At exit (also
+after sys.exit(2) or an uncaught exception's traceback) the entry process
+waits until the filter has forwarded everything, then restores fd 2. Child
+processes (Beam workers) inherit the filtered fd 2 and the log level; an
+entry point started by another (model.launch's workers) filters its own
+stderr, and with --verbose undoes the level it inherited. Never call this
+from library code or tests in-process: it redirects the whole process's fd 2.
 Importing this module has no side effects.
 """
 
@@ -53,12 +58,10 @@ _PREAMBLE_PREFIXES = (
     b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
     b"To enable the following instructions:",  # Second line of cpu_feature_guard's notice.
 )
-# absl (TF >= 2.16): "I0000 00:00:1796596568.428345    3321 cudart_stub.cc:31] message";
-# older TensorFlow: "2024-05-01 12:00:00.123456: I tensorflow/.../cpu_feature_guard.cc:182] message".
-_LOG_LINE = re.compile(
-    rb"(?:(?P<severity>[IWEF])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ "
-    rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: (?P<old_severity>[IWEF]) )"
-    rb"(?P<source>[^\s:\]]+):\d+\] ?(?P<message>.*)", re.DOTALL)
+# absl's format: "I0000 00:00:1796596568.428345    3321 cudart_stub.cc:31] message"
+# (before absl starts the date is 0000 and the time counts seconds since 1970).
+_LOG_LINE = re.compile(rb"(?P<severity>[IWEF])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ (?P<source>[^\s:\]]+):\d+\] ?"
+                       rb"(?P<message>.*)", re.DOTALL)
 _CPP_SOURCE = re.compile(rb"\.(?:cc|cpp|cxx|c|h|hpp|cu)$")
 # ERROR lines that only say there is no GPU (or that a CUDA plugin registered twice).
 _HARMLESS_ERRORS = re.compile(
@@ -104,10 +107,9 @@ def is_startup_noise(line):
     match = _LOG_LINE.match(line)
     if match is None or not _CPP_SOURCE.search(match["source"]):
         return False
-    severity = match["severity"] or match["old_severity"]
-    if severity in (b"I", b"W"):
+    if match["severity"] in (b"I", b"W"):
         return True
-    return severity == b"E" and _HARMLESS_ERRORS.search(match["message"]) is not None
+    return match["severity"] == b"E" and _HARMLESS_ERRORS.search(match["message"]) is not None
 
 
 def quiet_tensorflow_startup(argv=None):
@@ -168,20 +170,19 @@ def _start_filter():
     os.environ[FILTER_PIPE_VARIABLE] = _pipe_identity(os.fstat(2))
     _filter = _RunningFilter(child_pid, original_stderr_fd, acknowledge_read_fd)
     atexit.register(_finish)
-    stdout_status = os.fstat(1) if _is_open(1) else None
-    if stdout_status is not None and os.isatty(1) and os.path.samestat(stdout_status, stderr_status):
-        # One terminal shows both: each Python write to stderr waits until it is
-        # shown, so that it cannot appear after a later print() to stdout.
+    if _same_file(1, stderr_status) and sys.stderr is not None:
+        # One terminal (or log file, or model.launch's relay) shows both: each
+        # Python write to stderr waits until it is through the filter, so that
+        # it cannot appear after a later print() to stdout.
         old = sys.stderr
-        sys.stderr = io.TextIOWrapper(_SynchronisedStderr(), encoding=old.encoding, errors=old.errors,
-                                      line_buffering=old.line_buffering, write_through=True)
+        sys.stderr = io.TextIOWrapper(_SynchronisedStderr(os.isatty(original_stderr_fd)), encoding=old.encoding,
+                                      errors=old.errors, line_buffering=old.line_buffering, write_through=True)
     return True
 
 
-def _is_open(fd):
+def _same_file(fd, status):
     try:
-        os.fstat(fd)
-        return True
+        return os.path.samestat(os.fstat(fd), status)
     except OSError:
         return False
 
@@ -222,7 +223,11 @@ class _RunningFilter:
 
 
 class _SynchronisedStderr(io.RawIOBase):
-    """fd 2 for Python's sys.stderr when it shares a terminal with stdout: each write waits until shown."""
+    """fd 2 for Python's sys.stderr when stdout goes to the same file: each write waits until forwarded."""
+
+    def __init__(self, is_terminal):
+        super().__init__()
+        self.is_terminal = is_terminal
 
     def writable(self):
         return True
@@ -237,7 +242,7 @@ class _SynchronisedStderr(io.RawIOBase):
         return 2
 
     def isatty(self):
-        return True  # The terminal behind the filter.
+        return self.is_terminal  # What is behind the filter.
 
 
 def _finish():

@@ -77,6 +77,17 @@ def test_a_misspelt_required_flag_is_reported_as_unknown(capsys):
     assert parser._actions[1].required  # The check put it back.
 
 
+def test_a_misspelt_flag_of_a_required_choice_is_reported_as_unknown(capsys):
+    parser = cli.StrictArgumentParser(prog="python -m model.launch")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--local_workers", type=int)
+    mode.add_argument("--vertex", action="store_true")
+    assert error_line(capsys, parser.parse_args, ["--local_worker", "2"]) == (
+        "model.launch: error: unknown flag --local_worker (did you mean --local_workers?)")
+    assert "one of the arguments" in error_line(capsys, parser.parse_args, [])
+    assert parser.parse_args(["--local_workers", "2"]).local_workers == 2
+
+
 def test_abbreviations_cannot_be_switched_back_on():
     with pytest.raises(ValueError, match="abbreviations"):
         cli.StrictArgumentParser(prog="x", allow_abbrev=True)
@@ -211,7 +222,10 @@ STARTUP_LINES = [
     "appropriate compiler flags.",
     "E0000 00:00:1796596815.870335    7558 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: "
     "Failed call to cuInit: UNKNOWN ERROR (303)",
-    "2024-05-01 12:00:00.123456: I tensorflow/core/util/port.cc:153] oneDNN custom operations are on.",
+    "I0000 00:00:1796596807.342578    7558 port.cc:153] oneDNN custom operations are on. You may see slightly "
+    "different numerical results due to floating-point round-off errors from different computation orders.",
+    "W0000 00:00:1796596807.342578    7558 fork_posix.cc:71] Other threads are currently calling into gRPC, "
+    "skipping fork() handlers",
 ]
 KEPT_LINES = [
     "E0000 00:00:1796596815.870335    7558 op_kernel.cc:1830] OP_REQUIRES failed: out of memory",
@@ -249,13 +263,16 @@ def cpp_log(lines):  # As TensorFlow's C++ code writes: straight to fd 2, one wr
 """
 
 
-def run_probe(tmp_path, body, *arguments, environment=None, name="quiet_probe", timeout=120, **run_options):
-    """`python -m <name>` from tmp_path: PROBE_HEADER (the entry point's first statement) then `body`."""
+def run_probe(tmp_path, body, *arguments, environment=None, name="quiet_probe", merged=False):
+    """`python -m <name>` from tmp_path: PROBE_HEADER (the entry point's first statement) then `body`.
+
+    merged: stderr goes into stdout's pipe (as model.launch runs its workers).
+    """
     source = PROBE_HEADER.format(startup=STARTUP_LINES, kept=KEPT_LINES) + textwrap.dedent(body)
     (tmp_path / f"{name}.py").write_text(source)
     return subprocess.run([sys.executable, "-m", name, *arguments], cwd=tmp_path,
-                          env=environment or probe_environment(), capture_output=True, text=True,
-                          timeout=timeout, **run_options)
+                          env=environment or probe_environment(), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT if merged else subprocess.PIPE, text=True, timeout=120)
 
 
 def probe_environment(**extra):
@@ -349,9 +366,7 @@ for arguments in ([], ["--verbose"]):
         "[] ['worker level 2']", f"['--verbose'] [{STARTUP_LINES[1]!r}, 'worker level None']"]
 
 
-def test_on_a_terminal_stderr_and_stdout_keep_their_order(tmp_path):
-    import pty
-    body = """
+INTERLEAVED_BODY = """
 for index in range(100):
     print(f"out {index}", flush=True)
     print(f"err {index}", file=sys.stderr)
@@ -359,7 +374,18 @@ for index in range(100):
         cpp_log(STARTUP)
 print("stderr is a terminal:", sys.stderr.isatty(), flush=True)
 """
-    (tmp_path / "terminal_probe.py").write_text(PROBE_HEADER.format(startup=STARTUP_LINES, kept=KEPT_LINES) + body)
+INTERLEAVED_LINES = [f"{stream} {index}" for index in range(100) for stream in ("out", "err")]
+
+
+def test_stderr_and_stdout_into_one_pipe_keep_their_order(tmp_path):
+    completed = run_probe(tmp_path, INTERLEAVED_BODY, merged=True)
+    assert completed.stdout.splitlines() == INTERLEAVED_LINES + ["stderr is a terminal: False"]
+
+
+def test_on_a_terminal_stderr_and_stdout_keep_their_order(tmp_path):
+    import pty
+    (tmp_path / "terminal_probe.py").write_text(
+        PROBE_HEADER.format(startup=STARTUP_LINES, kept=KEPT_LINES) + INTERLEAVED_BODY)
     controller, terminal = pty.openpty()
     process = subprocess.Popen([sys.executable, "-m", "terminal_probe"], cwd=tmp_path, env=probe_environment(),
                                stdin=terminal, stdout=terminal, stderr=terminal)
@@ -375,8 +401,7 @@ print("stderr is a terminal:", sys.stderr.isatty(), flush=True)
         os.close(terminal)
         os.close(controller)
     lines = output.decode().replace("\r", "").splitlines()
-    assert lines == [f"{stream} {index}" for index in range(100) for stream in ("out", "err")] + [
-        "stderr is a terminal: True"]
+    assert lines == INTERLEAVED_LINES + ["stderr is a terminal: True"]
 
 
 # Real TensorFlow: import it, use a device (cuInit's line comes then), then end.
