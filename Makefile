@@ -7,7 +7,6 @@ PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 DEMO_DIR ?= demo_output
 DEMO_SEED ?= $(shell date +%s)
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONDONTWRITEBYTECODE = 1
 
 .PHONY: install test test-fast demo demo-answers bench clean
@@ -32,7 +31,7 @@ test-fast: $(INSTALLED)
 DEMO_VIDEOS ?= 400
 DEMO_EPOCHS ?= 30
 DEMO_PIPELINE_FLAGS ?= --cnn_weights random --image_size 96 --frames_per_video 16 --feature_dtype float16
-DEMO_TRAIN_FLAGS ?= --epochs $(DEMO_EPOCHS) --batch_size 32 --verbose 2
+DEMO_TRAIN_FLAGS ?= --epochs $(DEMO_EPOCHS) --batch_size 32 --progress epoch
 # The first test video and its questions (read after the data set is written).
 DEMO_TEST_ROWS = [r for r in json.load(open('$(DEMO_DIR)/data/test_qa.json')) if r['video_id'] == json.load(open('$(DEMO_DIR)/data/test_qa.json'))[0]['video_id']]
 DEMO_TEST_VIDEO = $(shell $(PYTHON) -c "import json; print($(DEMO_TEST_ROWS)[0]['video_id'])")

@@ -15,9 +15,16 @@ group, and the question-only model is near chance there, the questions do
 need temporal modelling.
 """
 
+if __name__ == "__main__":
+    import sys as _sys
+
+    from features import console as _console
+    _console.quiet_tensorflow_startup(_sys.argv[1:])
+
 import argparse
 import sys
 
+from features import cli
 from model import storage
 
 OVERALL_GROUP = "all"
@@ -88,7 +95,7 @@ def format_table(rows, split):
 
 
 def run(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m model.ablation",
+    parser = cli.StrictArgumentParser(prog="python -m model.ablation",
                                      description="Compare evaluated models by question group.")
     parser.add_argument("--model_dir", action="append", type=parse_labelled_dir, required=True,
                         metavar="NAME=MODEL_DIR", help="an evaluated model dir and its row label (repeat)")
@@ -96,6 +103,7 @@ def run(argv=None):
     parser.add_argument("--question_groups", default=None,
                         help="JSON file {group: [question types]} (e.g. D/question_groups.json)")
     parser.add_argument("--output", default=None, help="also write the Markdown table here")
+    cli.add_verbose_flag(parser)
     args = parser.parse_args(argv)
     try:
         named_results = [(name, read_results(model_dir, args.split)) for name, model_dir in args.model_dir]

@@ -131,14 +131,14 @@ def evaluate(model_dir, data_dir, split, batch_size=DEFAULT_BATCH_SIZE, weights_
 
 
 def run(argv=None):
-    parser = cli.ArgumentParser(
+    parser = cli.StrictArgumentParser(
         prog="python -m model.evaluate", description="Evaluate a trained VideoQA model on one split.")
     parser.add_argument("--data_dir", required=True, help="output dir of `python -m pipeline.run`")
     parser.add_argument("--model_dir", required=True, help="the --model_dir of a training run")
     parser.add_argument("--split", default=schema.TEST_SPLIT, choices=schema.SPLITS)
     parser.add_argument("--batch_size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--weights", default=None, help=f"weights file (default: M/{storage.BEST_WEIGHTS_FILE})")
-    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's start-up lines")
+    cli.add_verbose_flag(parser)
     args = parser.parse_args(argv)
     try:
         results, paths = evaluate(args.model_dir, args.data_dir, args.split, args.batch_size,

@@ -190,14 +190,14 @@ def export_model(model_dir, data_info, top_k=serving.DEFAULT_TOP_K, weights_path
 
 
 def run(argv=None):
-    parser = cli.ArgumentParser(
+    parser = cli.StrictArgumentParser(
         prog="python -m model.export", description="Export M/export: a SavedModel serving raw inputs.")
     parser.add_argument("--model_dir", required=True, help="the --model_dir of a training run")
     parser.add_argument("--data_dir", required=True, help="the pipeline output the model was trained on")
     parser.add_argument("--top_k", type=int, default=serving.DEFAULT_TOP_K, help="answers returned per question")
     parser.add_argument("--weights", default=None,
                         help=f"weights file to export (default: M/{storage.BEST_WEIGHTS_FILE})")
-    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's start-up lines")
+    cli.add_verbose_flag(parser)
     args = parser.parse_args(argv)
     try:
         from model import data_info as data_info_lib  # Imports tf.Transform.

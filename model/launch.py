@@ -11,7 +11,12 @@
         The Vertex AI custom job (see `model.vertex`); --dry_run prints it as JSON.
 """
 
-import argparse
+if __name__ == "__main__":
+    import sys as _sys
+
+    from features import console as _console
+    _console.quiet_tensorflow_startup(_sys.argv[1:])
+
 import json
 import os
 import signal
@@ -21,6 +26,7 @@ import sys
 import threading
 import time
 
+from features import cli
 from model import vertex
 
 TRAIN_MODULE = "model.train"
@@ -128,7 +134,8 @@ def run_local(num_workers, train_args, poll_seconds=0.5, command=None):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = cli.StrictArgumentParser(
+        prog="python -m model.launch",
         description="Launch model.train on several workers: locally or as a Vertex AI job.",
         usage="python -m model.launch (--local_workers N | --vertex ...) -- <model.train args>")
     mode = parser.add_mutually_exclusive_group(required=True)
@@ -143,6 +150,7 @@ def build_parser():
     parser.add_argument("--display_name", default="videoqa-train")
     parser.add_argument("--staging_bucket", default=None, help="gs:// bucket for Vertex AI staging")
     parser.add_argument("--dry_run", action="store_true", help="print the job as JSON, do not submit")
+    cli.add_verbose_flag(parser)
     return parser
 
 
@@ -152,6 +160,8 @@ def run(argv=None):
     args = parser.parse_args(launcher_args)
     if not train_args:
         parser.error("give the model.train arguments after '--'")
+    if args.verbose and "--verbose" not in train_args:
+        train_args = [*train_args, "--verbose"]
     try:
         if args.local_workers is not None:
             return run_local(args.local_workers, train_args)

@@ -52,7 +52,7 @@ def print_answers(video_path, answers, decoded):
 
 
 def run(argv=None):
-    parser = cli.ArgumentParser(
+    parser = cli.StrictArgumentParser(
         prog="python -m model.predict", description="Answer questions about a video with M/export.")
     parser.add_argument("--model_dir", required=True, help="the --model_dir of a training run")
     parser.add_argument("--video", required=True, help="video file (any path Beam can open)")
@@ -61,7 +61,7 @@ def run(argv=None):
                         help="multiple choice: a candidate answer (repeat, as many as the model takes)")
     parser.add_argument("--top_k", type=int, default=DEFAULT_TOP_K)
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's start-up lines")
+    cli.add_verbose_flag(parser)
     args = parser.parse_args(argv)
     try:
         answers, decoded, _ = predict(args.model_dir, args.video, args.question, args.candidate, args.top_k)

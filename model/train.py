@@ -34,9 +34,12 @@ from model import data, encoders, network, storage
 from model import strategy as strategy_lib
 
 
+PROGRESS_VERBOSITY = {"bar": 1, "epoch": 2, "none": 0}  # --progress -> Keras fit's verbose
+
+
 def build_parser():
     network_defaults, training_defaults = config_lib.NetworkConfig(), config_lib.TrainingConfig()
-    parser = cli.ArgumentParser(prog="python -m model.train", description="Train the VideoQA model.")
+    parser = cli.StrictArgumentParser(prog="python -m model.train", description="Train the VideoQA model.")
     add = parser.add_argument
     add("--data_dir", required=True, help="output dir of `python -m pipeline.run`")
     add("--model_dir", required=True, help="where checkpoints, logs and the model go")
@@ -66,8 +69,9 @@ def build_parser():
     add("--no_export", action="store_true",
         help="skip writing M/export at the end (run `python -m model.export` later)")
     add("--top_k", type=int, default=None, help="answers per question in the export (default: model.export's)")
-    add("--verbose", type=int, choices=(0, 1, 2), default=None,
-        help="Keras verbosity (default: progress bars on a terminal, else one line per epoch)")
+    add("--progress", choices=tuple(PROGRESS_VERBOSITY), default=None,
+        help="Keras progress: bar, one line per epoch, or none (default: bar on a terminal, else epoch)")
+    cli.add_verbose_flag(parser)
     return parser
 
 
@@ -192,7 +196,7 @@ def train(args):
           f"{strategy_lib.describe(distribution)}{', ' + policy if policy else ''}: "
           f"{train_examples} training questions, {steps_per_epoch} steps of {training_config.batch_size} "
           f"per epoch, best model by {monitor}; {cache_note}", flush=True)
-    verbose = args.verbose if args.verbose is not None else (1 if sys.stdout.isatty() else 2)
+    verbose = PROGRESS_VERBOSITY[args.progress or ("bar" if sys.stdout.isatty() else "epoch")]
     started = time.perf_counter()
     history = model.fit(train_dataset, epochs=training_config.epochs, steps_per_epoch=steps_per_epoch,
                         validation_data=validation,

@@ -98,6 +98,7 @@ def manifest_config(config, cnn_description, num_candidates):
 
 
 def build_argument_parser(parser_class=argparse.ArgumentParser):
+    """Our flags; `parser_class` is the entry point's (features.cli's strict parser)."""
     parser = parser_class(prog="python -m pipeline.run", description="Videos and questions -> per-clip "
                           "feature records (Beam options such as --runner go on the same line).")
     add = parser.add_argument
@@ -135,5 +136,4 @@ def build_argument_parser(parser_class=argparse.ArgumentParser):
     add("--feature_cache", default=None,
         help="directory (local or gs://) of frame features kept between runs: the CNN runs once per clip ever")
     add("--overwrite", action="store_true", help="replace records of a different configuration in --output_dir")
-    add("--verbose", action="store_true", help="also show the libraries' start-up and info lines")
     return parser

@@ -24,13 +24,16 @@ from features import cnn
 from pipeline import metrics
 
 
-def frames_in_keyed_element(element, batch_size):
-    """The batching weight of a `(key, frames)` element: its frame count, within [1, batch_size].
+def frames_in_element(element, batch_size):
+    """The batching weight of a clip: its frame count, within [1, batch_size].
 
-    Capped at the batch size because Beam's BatchElements emits an empty batch
-    when the first element of a batch alone outweighs it.
+    `KeyedModelHandler` hands the size function the clip's frames (the key
+    removed); a `(key, frames)` pair is accepted too. Capped at the batch size
+    because Beam's BatchElements emits an empty batch when the first element
+    of a batch alone outweighs it.
     """
-    return min(max(1, len(element[1])), batch_size)
+    frames = element[1] if isinstance(element, tuple) else element
+    return min(max(1, len(frames)), batch_size)
 
 
 class FrozenCnnModelHandler(ModelHandler):
@@ -40,7 +43,7 @@ class FrozenCnnModelHandler(ModelHandler):
         if batch_size <= 0:
             raise ValueError(f"--inference_batch_size must be positive, got {batch_size}")
         super().__init__(min_batch_size=batch_size, max_batch_size=batch_size,
-                         element_size_fn=functools.partial(frames_in_keyed_element, batch_size=batch_size),
+                         element_size_fn=functools.partial(frames_in_element, batch_size=batch_size),
                          large_model=large_model)
         self.backbone = backbone
         self.weights = weights

@@ -106,7 +106,9 @@ def _refuse_empty_run(counts, output_dir):
 
 def run(argv=None, test_pipeline=None):
     """Build and run the pipeline; returns the manifest dict (None for a dry run)."""
-    args, beam_args = cli.parse_pipeline_args(config_lib.build_argument_parser(cli.ArgumentParser), argv)
+    parser = config_lib.build_argument_parser(cli.StrictArgumentParser)
+    cli.add_verbose_flag(parser)
+    args, beam_args = cli.parse_pipeline_args(parser, argv)
     options = PipelineOptions(beam_args)
     options.view_as(SetupOptions).save_main_session = False
     dry_run = bool(getattr(options.view_as(DebugOptions), "dry_run", False))

@@ -20,7 +20,7 @@ MIN_TRAINING_STEPS = 135
 MIN_EPOCHS = 15
 SMALL_MODEL_FLAGS = ["--video_units", "64", "--question_units", "32", "--embedding_dim", "32",
                      "--hidden_units", "64", "--dropout", "0", "--learning_rate", "0.003",
-                     "--batch_size", str(BATCH_SIZE), "--verbose", "2"]
+                     "--batch_size", str(BATCH_SIZE), "--progress", "epoch"]
 
 _trained = {}
 
@@ -50,7 +50,7 @@ def trained_model_dir(data_dir, tmp_path_factory, encoder="lstm"):
 
 
 def command_environment(**extra):
-    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONDONTWRITEBYTECODE="1")
+    environment = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     environment["PYTHONPATH"] = os.pathsep.join(
         [REPO_DIR] + [path for path in environment.get("PYTHONPATH", "").split(os.pathsep) if path])
     environment.pop("TF_CONFIG", None)
