@@ -15,11 +15,18 @@ libvpx-vp9, mpeg4 or gif. A keyframe is forced every `keyframe_interval`
 frames and only there (no scene-cut keyframes); `None` leaves the encoder's
 default. `frame_times` (seconds) gives a variable frame rate.
 
-    python -m benchmarks.long_clip OUT.mp4 [--seconds 120] [--keyframe_seconds 2]
+`measure_seek(path)` times `features.video.decode_video` on such a clip in
+order (`seek=False`) and by seeking, interleaved, and reports the minimum and
+median wall and CPU seconds of each, with the frames decoded and seeks made.
+
+    python -m benchmarks.long_clip OUT.mp4 [--seconds 120] [--keyframe_seconds 2] [--measure]
 """
 
 import argparse
 import fractions
+import json
+import statistics
+import time
 
 import av
 import numpy as np
@@ -94,6 +101,32 @@ def write_long_clip(path, seconds=120, fps=30, width=640, height=360, keyframe_s
                       keyframe_interval=max(1, int(round(keyframe_seconds * fps))), codec=codec)
 
 
+def measure_seek(path, frames_per_video=16, image_size=299, repeats=5):
+    """{"sequential": {...}, "seek": {...}, "wall_ratio_median": r, ...} for decoding `path` both ways."""
+    from features import sampling, video
+
+    config = sampling.SamplingConfig(frames_per_video=frames_per_video)
+    for seek in (False, True):  # Warm up: TensorFlow's resize, the codecs.
+        video.decode_video(path, config, image_size, seek=seek)
+    runs = {False: [], True: []}
+    for _ in range(repeats):
+        for seek in (False, True):
+            wall, cpu = time.perf_counter(), time.process_time()
+            decoded = video.decode_video(path, config, image_size, seek=seek)
+            runs[seek].append((time.perf_counter() - wall, time.process_time() - cpu, decoded))
+    result = {"frames_per_video": frames_per_video, "image_size": image_size, "repeats": repeats}
+    for seek, name in ((False, "sequential"), (True, "seek")):
+        walls, cpus = [run[0] for run in runs[seek]], [run[1] for run in runs[seek]]
+        decoded = runs[seek][0][2]
+        result[name] = {"wall_min": min(walls), "wall_median": statistics.median(walls),
+                        "cpu_min": min(cpus), "cpu_median": statistics.median(cpus),
+                        "decoded_frames": decoded.decoded_frames, "seeks": decoded.seeks,
+                        "total_frames": decoded.total_frames}
+    for measure in ("wall_min", "wall_median", "cpu_min", "cpu_median"):
+        result[f"ratio_{measure}"] = result["seek"][measure] / result["sequential"][measure]
+    return result
+
+
 def run(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.long_clip", description=__doc__.split("\n")[0])
     parser.add_argument("path")
@@ -103,9 +136,13 @@ def run(argv=None):
     parser.add_argument("--height", type=int, default=360)
     parser.add_argument("--keyframe_seconds", type=float, default=2.0)
     parser.add_argument("--codec", default="libx264")
+    parser.add_argument("--measure", action="store_true",
+                        help="then time decoding 16 frames at 299 px in order and by seeking")
     args = parser.parse_args(argv)
     print(write_long_clip(args.path, args.seconds, args.fps, args.width, args.height, args.keyframe_seconds,
                           args.codec))
+    if args.measure:
+        print(json.dumps(measure_seek(args.path), indent=1))
 
 
 if __name__ == "__main__":

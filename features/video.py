@@ -164,16 +164,16 @@ def _index(path):
 
 def _decode_frames(path, stream_index, packets, selected, image_size, seek):
     """(DecodedFrames, width, height, seek fallback reason) of the `selected` ordinals."""
-    fallback = ""
     with _opened(path) as container:
         stream = container.streams[stream_index]
         width, height = stream.codec_context.width, stream.codec_context.height
-        if seek and seeking.can_seek(stream, packets):
-            try:
-                return seeking.decode_by_seeking(container, stream, packets, selected, image_size), \
-                    width, height, fallback
-            except (seeking.SeekUnreliable, av.FFmpegError, OSError) as error:
-                fallback = str(error) or type(error).__name__
+        if not (seek and seeking.can_seek(stream, packets)):
+            return seeking.decode_sequentially(path, container, stream, selected, image_size), width, height, ""
+        try:
+            return seeking.decode_by_seeking(container, stream, packets, selected, image_size), \
+                width, height, ""
+        except (seeking.SeekUnreliable, av.FFmpegError, OSError) as error:
+            fallback = str(error) or type(error).__name__
     with _opened(path) as container:  # Decode in order from a fresh start.
         decoded = seeking.decode_sequentially(path, container, container.streams[stream_index],
                                               selected, image_size)
