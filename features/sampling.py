@@ -6,6 +6,15 @@ Two modes, chosen by `SamplingConfig`:
   duration, the frame shown at the middle of each of N equal time segments.
 * rate: one frame every 1/`fps` seconds from the start, at most `max_frames`.
 
+A clip may be a `features.questions.Segment` of the file, [start, end) in
+seconds from its first frame (How2QA): frames are then sampled inside the
+segment only (uniform: the middles of N equal parts of the segment; rate:
+from the segment's start). A segment whose end lies a little past the file's
+end (at most `SEGMENT_END_TOLERANCE_SECONDS` or
+`SEGMENT_END_TOLERANCE_FRACTION` of the file) is clamped to it; one that
+starts at or after the end, or ends further past it, raises
+`SegmentOutsideClip`.
+
 Selection works on the presentation times of the frames actually present in
 the stream (so variable frame rate and wrong header durations are handled):
 the frame chosen for a target time is the last frame shown at or before it.
@@ -16,7 +25,16 @@ each frame is kept once and the true count is what the record stores.
 import bisect
 import dataclasses
 
-from features import schema
+from features import questions, schema
+
+# A segment may end this far past the clip's end (the larger of the two) and is
+# then clamped: annotations round times, and header durations differ slightly.
+SEGMENT_END_TOLERANCE_SECONDS = 1.0
+SEGMENT_END_TOLERANCE_FRACTION = 0.05
+
+
+class SegmentOutsideClip(ValueError):
+    """A segment that does not lie within the clip (the message names both)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,13 +104,33 @@ def clip_duration(frame_times):
     return span + mean_step
 
 
-def select_frame_indices(config, frame_times):
-    """Sorted distinct indices into sorted `frame_times` that the config keeps."""
+def clip_segment(segment, frame_times):
+    """`segment` with its end clamped to the clip's end; SegmentOutsideClip if it lies past the end."""
+    duration = clip_duration(frame_times)
+    if segment.start >= duration:
+        raise SegmentOutsideClip(
+            f"segment {segment.label()} starts at or after the end of the clip, which lasts "
+            f"{duration:.3f} s")
+    tolerance = max(SEGMENT_END_TOLERANCE_SECONDS, SEGMENT_END_TOLERANCE_FRACTION * duration)
+    if segment.end - duration > tolerance:
+        raise SegmentOutsideClip(
+            f"segment {segment.label()} ends {segment.end - duration:.3f} s after the end of the clip, "
+            f"which lasts {duration:.3f} s (at most {tolerance:g} s past it is clamped)")
+    if segment.end > duration:
+        return questions.Segment(segment.start, duration)
+    return segment
+
+
+def select_frame_indices(config, frame_times, segment=None):
+    """Sorted distinct indices into sorted `frame_times` that the config keeps (inside `segment`)."""
     if not frame_times:
         return []
-    start = frame_times[0]
+    start, duration = frame_times[0], clip_duration(frame_times)
+    if segment is not None:
+        segment = clip_segment(segment, frame_times)
+        start, duration = start + segment.start, segment.end - segment.start
     selected = set()
-    for time in target_times(config, start, clip_duration(frame_times)):
+    for time in target_times(config, start, duration):
         index = bisect.bisect_right(frame_times, time + 1e-9) - 1
         selected.add(min(max(index, 0), len(frame_times) - 1))
     return sorted(selected)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from features import sampling, video
+from features import questions, sampling, video
 from pipeline import synthetic
 
 IMAGE_SIZE = 80
@@ -92,3 +92,56 @@ def test_a_missing_file_names_the_file(tmp_path):
     with pytest.raises(video.VideoDecodeError) as raised:
         video.decode_video(missing, sampling.SamplingConfig(), IMAGE_SIZE)
     assert missing in str(raised.value)
+
+
+# Segments (How2QA): [start, end) in seconds from the clip's first frame.
+
+def test_uniform_sampling_inside_a_segment_takes_the_middles_of_its_equal_parts(tmp_path):
+    path = write_numbered_clip(tmp_path / "segment.mp4", count=48, fps=24)  # 2 s
+    segment = questions.Segment(0.5, 1.5)
+    decoded = video.decode_video(path, sampling.SamplingConfig(frames_per_video=4), IMAGE_SIZE, segment=segment)
+    # Middles of four 0.25 s parts: 0.625, 0.875, 1.125 and 1.375 s, i.e. frames 15, 21, 27 and 33.
+    assert decoded.frame_indices == [15, 21, 27, 33]
+    assert [frame_number(frame) for frame in decoded.frames] == [15, 21, 27, 33 % 32]
+    assert decoded.total_frames == 48 and decoded.duration == pytest.approx(2.0)
+    assert decoded.segment == segment
+    assert decoded.summary()["segment"] == {"start": 0.5, "end": 1.5}
+
+
+def test_rate_sampling_inside_a_segment_starts_at_its_start(tmp_path):
+    path = write_numbered_clip(tmp_path / "segment.mp4", count=48, fps=24)
+    decoded = video.decode_video(path, sampling.SamplingConfig(fps=4, max_frames=100), IMAGE_SIZE,
+                                 segment=questions.Segment(0.5, 1.5))
+    assert decoded.frame_indices == [12, 18, 24, 30]  # 0.5, 0.75, 1.0 and 1.25 s
+
+
+def test_a_segment_ending_slightly_past_the_clip_is_clamped_and_one_past_it_is_refused(tmp_path):
+    path = write_numbered_clip(tmp_path / "segment.mp4", count=48, fps=24)  # 2 s
+    config = sampling.SamplingConfig(frames_per_video=4)
+    clamped = video.decode_video(path, config, IMAGE_SIZE, segment=questions.Segment(1.0, 2.9))
+    assert clamped.segment.end == pytest.approx(2.0)
+    assert clamped.frame_indices == [27, 33, 39, 45]  # Middles of [1, 2): 1.125 ... 1.875 s.
+    for segment, reason in [(questions.Segment(1.0, 3.1), "segment [1:3.1] ends 1.100 s after the end of the clip"),
+                            (questions.Segment(2.0, 3.0), "segment [2:3] starts at or after the end of the clip"),
+                            (questions.Segment(7.5, 9.0), "segment [7.5:9] starts at or after the end of the clip")]:
+        with pytest.raises(video.VideoDecodeError) as raised:
+            video.decode_video(path, config, IMAGE_SIZE, segment=segment)
+        assert raised.value.reason.startswith(reason)
+        assert "which lasts 2.000 s" in raised.value.reason and path in str(raised.value)
+
+
+def test_a_whole_clip_summary_has_no_segment(tmp_path):
+    path = write_numbered_clip(tmp_path / "whole.mp4", count=12, fps=24)
+    decoded = video.decode_video(path, sampling.SamplingConfig(frames_per_video=3), IMAGE_SIZE)
+    assert decoded.segment is None and "segment" not in decoded.summary()
+
+
+def test_segments_are_measured_from_the_first_frame_and_tolerate_five_percent_of_a_long_clip():
+    times = [10.0 + 0.1 * index for index in range(20)]  # Starts at 10 s, lasts 2 s.
+    config = sampling.SamplingConfig(frames_per_video=5)
+    assert sampling.select_frame_indices(config, times, questions.Segment(0.5, 1.0)) == [5, 6, 7, 8, 9]
+    assert sampling.select_frame_indices(config, times) == [2, 6, 10, 14, 18]
+    long_times = [0.5 * index for index in range(200)]  # 100 s: 5% is 5 s.
+    assert sampling.clip_segment(questions.Segment(90, 104.9), long_times) == questions.Segment(90, 100.0)
+    with pytest.raises(sampling.SegmentOutsideClip, match=r"ends 5.100 s after"):
+        sampling.clip_segment(questions.Segment(90, 105.1), long_times)

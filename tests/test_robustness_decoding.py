@@ -10,7 +10,7 @@ import os
 import numpy as np
 import pytest
 
-from features import sampling, video
+from features import sampling, seeking, video
 
 import bad_inputs
 
@@ -37,8 +37,8 @@ def test_a_long_clip_is_decoded_in_bounded_memory_keeping_only_sampled_frames(tm
     path = bad_inputs.write_long_clip(tmp_path / "long.mp4", count, width, height)
     video.decode_video(path, EIGHT, IMAGE_SIZE)  # Warm up TensorFlow's resize kernels.
     converted = []
-    original = video._upright_rgb
-    monkeypatch.setattr(video, "_upright_rgb", lambda frame, *rest: converted.append(frame.pts) or original(frame, *rest))
+    original = seeking._upright_rgb
+    monkeypatch.setattr(seeking, "_upright_rgb", lambda frame, *rest: converted.append(frame.pts) or original(frame, *rest))
     try:
         reset_peak_rss()
         before = peak_rss_kilobytes()
