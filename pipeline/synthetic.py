@@ -46,6 +46,7 @@ import numpy as np
 from features import schema
 from pipeline import synthetic_how2qa
 from pipeline import synthetic_layouts
+from pipeline import synthetic_questions
 from pipeline import synthetic_scenes as scenes
 from pipeline import synthetic_video
 # Re-exported: other modules and tests encode their clips with `synthetic.write_video`.
@@ -79,8 +80,9 @@ LAYOUTS = {layout.name: layout for layout in (
     synthetic_layouts.TgifQaLayout(), synthetic_layouts.NextQaLayout(),
     synthetic_layouts.ActivityNetQaLayout(), synthetic_how2qa.How2QaLayout())}
 LAYOUT_CHOICES = (DEFAULT_LAYOUT, *LAYOUTS)
-MSRVTT_QUESTION_GROUPS = {"order": list(ORDER_QUESTION_TYPES), "single_frame": list(SINGLE_FRAME_QUESTION_TYPES)}
-# Of the held-out pairs: the share of each split after the first (train), by number of splits.
+MSRVTT_QUESTION_GROUPS = {synthetic_questions.ORDER_GROUP: list(ORDER_QUESTION_TYPES),
+                          synthetic_questions.SINGLE_FRAME_GROUP: list(SINGLE_FRAME_QUESTION_TYPES)}
+# The share of pairs held out of train, shared evenly by the other splits (val 10%, test 10%).
 HELD_OUT_FRACTION = 0.2
 
 
@@ -169,12 +171,11 @@ def generate(output_dir, num_videos, seed, width=None, height=None, fps=None, se
     return {
         "output_dir": output_dir, "layout": layout, "num_videos": num_videos, "seed": seed,
         "width": settings.width, "height": settings.height, "fps": settings.fps,
-        "frames_per_video": len(clips[0].segments) * settings.num_frames if layout == "how2qa"
-        else settings.num_frames,
+        "frames_per_video": writer.events_per_video * settings.num_frames,
         "videos_per_split": {split: sum(clip.split == split for clip in clips) for split in writer.splits},
         "rows_per_file": files, "question_groups": writer.question_groups,
         # Twin pairs (video files relative to output_dir): the second is the first backwards.
-        "pairs": [[clips[index].relative_path, clips[index + 1].relative_path] for index in range(0, len(clips), 2)],
+        "pairs": [[first.relative_path, second.relative_path] for first, second in zip(clips[::2], clips[1::2])],
     }
 
 

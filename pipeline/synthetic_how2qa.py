@@ -80,7 +80,9 @@ class How2QaLayout:
     default_settings = synthetic_video.ClipSettings(width=160, height=120, fps=24, seconds=2.0)
     gif = False
     num_candidates = NUM_CANDIDATES
-    file_names = {schema.TRAIN_SPLIT: "how2QA_train_release.csv", schema.VALIDATION_SPLIT: "how2QA_val_release.csv",
+    events_per_video = EVENTS_PER_VIDEO
+    file_names = {schema.TRAIN_SPLIT: "how2QA_train_release.csv",
+                  schema.VALIDATION_SPLIT: "how2QA_val_release.csv",
                   schema.TEST_SPLIT: "how2QA_test_public_release.csv"}
     question_groups = {questions.ORDER_GROUP: ["what"], questions.SINGLE_FRAME_GROUP: ["how"]}
 

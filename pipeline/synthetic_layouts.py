@@ -127,6 +127,8 @@ def render_pairs(layout, output_dir, plans, seed, settings):
 class SingleEventLayout:
     """A layout whose clips hold one event each (subclasses give names, paths and files)."""
 
+    events_per_video = 1
+
     def render_pairs(self, output_dir, plans, seed, settings):
         return render_pairs(self, output_dir, plans, seed, settings)
 
@@ -166,24 +168,20 @@ class TgifQaLayout(SingleEventLayout):
         return f"{question[0].upper()}{question[1:]} ?"
 
     def _choice_row(self, item):
-        return (self._capitalised(item.question), *item.candidates, item.answer_index), item.group
+        return (self._capitalised(item.question), *item.candidates, item.answer_index)
 
     def task_rows(self, clip):
-        """{task: [(row fields from question to the answer or type, group)]} for one clip."""
+        """{task: [row fields from the question to the answer (FrameQA: to the type)]} of one clip."""
         facts = clip.facts
         chosen = questions.choice_questions(facts, clip.choices)
-        choice = self._choice_row
         return {
-            "transition": [choice(chosen["order"]), choice(chosen["circles"])],
-            "action": [choice(chosen["color"])],
-            "count": [((self._capitalised(facts.order_count_question), facts.order_count), questions.ORDER_GROUP),
-                      ((self._capitalised(questions.CIRCLES_QUESTION), facts.num_circles),
-                       questions.SINGLE_FRAME_GROUP)],
-            "frameqa": [
-                ((f"{questions.COLOR_QUESTION.format(object=facts.object_name)} ?", facts.color_name,
-                  self.frameqa_types["color"]), questions.SINGLE_FRAME_GROUP),
-                ((f"{questions.CIRCLES_QUESTION} ?", facts.circles_word, self.frameqa_types["number"]),
-                 questions.SINGLE_FRAME_GROUP)],
+            "transition": [self._choice_row(chosen["order"]), self._choice_row(chosen["circles"])],
+            "action": [self._choice_row(chosen["color"])],
+            "count": [(self._capitalised(facts.order_count_question), facts.order_count),
+                      (self._capitalised(questions.CIRCLES_QUESTION), facts.num_circles)],
+            "frameqa": [(f"{questions.COLOR_QUESTION.format(object=facts.object_name)} ?", facts.color_name,
+                         self.frameqa_types["color"]),
+                        (f"{questions.CIRCLES_QUESTION} ?", facts.circles_word, self.frameqa_types["number"])],
         }
 
     def write_annotations(self, output_dir, clips):
@@ -191,7 +189,7 @@ class TgifQaLayout(SingleEventLayout):
         numbers = dict.fromkeys(self.headers, 0)
         for clip in clips:
             for task, rows in self.task_rows(clip).items():
-                for fields, _ in rows:
+                for fields in rows:
                     numbers[task] += 1  # vid_id numbers each task's questions across both files.
                     row = [clip.name, *fields, f"{self.vid_id_prefixes[task]}{numbers[task]}", clip.index]
                     if task == "frameqa":

@@ -138,7 +138,6 @@ class ChoiceQuestion:
     question: str
     candidates: tuple
     answer_index: int
-    group: str
 
     @property
     def answer(self):
@@ -150,12 +149,12 @@ class ChoiceQuestion:
 
 
 def choice_questions(facts, choices):
-    """The multiple-choice questions of a clip: {name: ChoiceQuestion} for order, circles, colour."""
+    """The multiple-choice questions of a clip: {"order" (order group), "circles", "color" (single frame)}."""
     return {
         "order": ChoiceQuestion(choices.order_question(facts), choices.order_candidates,
-                                choices.order_candidates.index(facts.order_answer), ORDER_GROUP),
+                                choices.order_candidates.index(facts.order_answer)),
         "circles": ChoiceQuestion(CIRCLES_QUESTION, choices.number_candidates,
-                                  choices.number_candidates.index(facts.circles_word), SINGLE_FRAME_GROUP),
+                                  choices.number_candidates.index(facts.circles_word)),
         "color": ChoiceQuestion(COLOR_CHOICE_QUESTION.format(object=facts.object_name), choices.color_candidates,
-                                choices.color_candidates.index(facts.color_name), SINGLE_FRAME_GROUP),
+                                choices.color_candidates.index(facts.color_name)),
     }

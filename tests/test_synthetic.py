@@ -236,14 +236,15 @@ def question(source, video, split, question_text, task, question_type, answer=No
         answer = candidates[answer_index]
     if task == "count":
         answer = str(count)
-    return {"source": source, "video": video, "split": split, "question": question_text, "task": task, "question_type": question_type,
-            "answer": answer, "candidates": tuple(candidates), "answer_index": answer_index, "count": count,
-            "segment": segment}
+    return {"source": source, "video": video, "split": split, "question": question_text, "task": task,
+            "question_type": question_type, "answer": answer, "candidates": tuple(candidates),
+            "answer_index": answer_index, "count": count, "segment": segment}
 
 
 def read_tgif_qa(data_dir):
     rows = []
-    tasks = {"action": "multiple_choice", "transition": "multiple_choice", "count": "count", "frameqa": "open_ended"}
+    tasks = {"action": "multiple_choice", "transition": "multiple_choice", "count": "count",
+             "frameqa": "open_ended"}
     for split_name, split in (("Train", "train"), ("Test", "test")):
         for task_name, task in tasks.items():
             path = os.path.join(data_dir, f"{split_name}_{task_name}_question.csv")
@@ -262,14 +263,17 @@ def read_tgif_qa(data_dir):
                 source = task_name
                 assert row["vid_id"].startswith(("ACTION", "TRANS", "COUNT", "FRAMEQA")) and row["key"].isdigit()
                 if task_name == "frameqa":
-                    rows.append(question(source, video, split, question_text, task, TGIF_FRAMEQA_TYPES[int(row["type"])],
+                    type_name = TGIF_FRAMEQA_TYPES[int(row["type"])]
+                    rows.append(question(source, video, split, question_text, task, type_name,
                                          answer=row["answer"]))
                     assert row["description"].endswith(" .")
                 elif task == "count":
                     assert row["answer"].isdigit()
-                    rows.append(question(source, video, split, question_text, task, None, count=int(row["answer"])))
+                    rows.append(question(source, video, split, question_text, task, None,
+                                         count=int(row["answer"])))
                 else:
-                    rows.append(question(source, video, split, question_text, task, None, answer_index=int(row["answer"]),
+                    rows.append(question(source, video, split, question_text, task, None,
+                                         answer_index=int(row["answer"]),
                                          candidates=[row[f"a{index}"] for index in range(1, 6)]))
     return rows
 
@@ -479,7 +483,8 @@ def test_layout_order_answers_flip_and_match_the_videos(layout_dataset):
         if first["question_type"] in groups["order"]:
             assert first["answer"] != second["answer"], first
             for row in (first, second):
-                assert order_direction(row) == shows_forwards(os.path.join(output_dir, row["video"]), row["segment"])
+                shown = shows_forwards(os.path.join(output_dir, row["video"]), row["segment"])
+                assert order_direction(row) == shown, row
             order_tasks[first["task"]] += 1
         else:
             assert first["question_type"] in groups["single_frame"]
@@ -490,7 +495,8 @@ def test_layout_order_answers_flip_and_match_the_videos(layout_dataset):
     choices = [row for row in rows if row["candidates"]]
     assert bool(choices) == (layout != "activitynet_qa")
     if layout != "how2qa":  # How2QA's correct answer is a column of its own.
-        assert not choices or len({row["answer_index"] for row in choices}) > 1  # The correct candidate moves about.
+        # The correct candidate is not always at the same position.
+        assert not choices or len({row["answer_index"] for row in choices}) > 1
     for row in choices:  # Order questions offer both directions; every candidate is distinct.
         assert len(set(row["candidates"])) == len(row["candidates"]) == (4 if layout == "how2qa" else 5)
         if row["question_type"] in groups["order"]:
@@ -506,11 +512,13 @@ def test_layout_counts_and_single_frame_answers(layout_dataset):
         if row["task"] == "count":
             assert row["count"] >= 0
         if "circles" in row["question"]:
-            circles[row["video"]].add(row["count"] if row["task"] == "count" else NUMBER_WORDS.index(row["answer"]))
+            number = row["count"] if row["task"] == "count" else NUMBER_WORDS.index(row["answer"])
+            circles[row["video"]].add(number)
         elif "color" in row["question"]:
             colors[row["video"]].add(row["answer"])
     videos = {path for pair in summary["pairs"] for path in pair}
-    assert circles.keys() == videos and all(len(counts) == 1 and 1 <= min(counts) <= 3 for counts in circles.values())
+    assert circles.keys() == videos
+    assert all(len(counts) == 1 and 1 <= min(counts) <= 3 for counts in circles.values())
     if layout != "how2qa":
         assert colors.keys() == videos and all(len(names) == 1 for names in colors.values())
     if layout == "tgif_qa":
@@ -520,7 +528,8 @@ def test_layout_counts_and_single_frame_answers(layout_dataset):
         answers = collections.defaultdict(set)
         for row in rows:
             answers[row["video"], row["question"]].add(row["answer"])
-        assert all(any(len(found) > 1 for (path, _), found in answers.items() if path == video) for video in videos)
+        for clip_path in videos:
+            assert any(len(found) > 1 for (path, _), found in answers.items() if path == clip_path)
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUT_READERS))
