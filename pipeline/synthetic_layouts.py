@@ -14,10 +14,13 @@ reference):
                   on question_id); videos/v_<video_name>.mp4, the first pair .webm, the second .mkv
 
 What each file asks (order questions need the frames in order):
-  TGIF-QA   Transition (5 candidates): what happens to the event object (order) and
-            how many circles (single frame); Action: which colour (single frame);
-            Count: the boxes on the truck at the end and the like (order) and the
-            circles (single frame); FrameQA: colour (type 2) and circles (type 1, a word).
+  TGIF-QA   Transition (5 candidates): what happens to the event object (order);
+            Count: the boxes on the truck at the end and the like (order);
+            Action (5 candidates): its colour and the number of circles (single frame);
+            FrameQA: colour (type 2) and the number of circles as a word (type 1).
+            The pipeline types TGIF-QA questions by file (FrameQA: by `type`), so
+            each file holds one group; the number of circles is not in the Count
+            file, which would mix the groups under one type.
   NExT-QA   per video: the event (type TC, TN or TP), circles (DC), colour (DO); 5 candidates.
   ActivityNet-QA  per video: the event (type 2 temporal), colour (4), circles (7 number).
 """
@@ -152,9 +155,10 @@ class TgifQaLayout(SingleEventLayout):
     }
     vid_id_prefixes = {"transition": "TRANS", "action": "ACTION", "count": "COUNT", "frameqa": "FRAMEQA"}
     frameqa_types = {"object": 0, "number": 1, "color": 2, "location": 3}
-    # Types as the pipeline gives them: FrameQA's type names; elsewhere the first word.
-    question_groups = {questions.ORDER_GROUP: ["what"],
-                       questions.SINGLE_FRAME_GROUP: ["color", "how", "number", "other"]}
+    # Question types as the pipeline reads them: FrameQA's type by name, else the file's task.
+    # So each task file holds one group only: Transition and Count ask about the order.
+    question_groups = {questions.ORDER_GROUP: ["count", "transition"],
+                       questions.SINGLE_FRAME_GROUP: ["action", "color", "number"]}
 
     def video_names(self, rng, count):
         alphabet = string.ascii_letters + string.digits
@@ -175,10 +179,9 @@ class TgifQaLayout(SingleEventLayout):
         facts = clip.facts
         chosen = questions.choice_questions(facts, clip.choices)
         return {
-            "transition": [self._choice_row(chosen["order"]), self._choice_row(chosen["circles"])],
-            "action": [self._choice_row(chosen["color"])],
-            "count": [(self._capitalised(facts.order_count_question), facts.order_count),
-                      (self._capitalised(questions.CIRCLES_QUESTION), facts.num_circles)],
+            "transition": [self._choice_row(chosen["order"])],
+            "action": [self._choice_row(chosen["color"]), self._choice_row(chosen["circles"])],
+            "count": [(self._capitalised(facts.order_count_question), facts.order_count)],
             "frameqa": [(f"{questions.COLOR_QUESTION.format(object=facts.object_name)} ?", facts.color_name,
                          self.frameqa_types["color"]),
                         (f"{questions.CIRCLES_QUESTION} ?", facts.circles_word, self.frameqa_types["number"])],
@@ -266,7 +269,7 @@ class ActivityNetQaLayout(SingleEventLayout):
     default_settings = synthetic_video.ClipSettings(width=160, height=120, fps=24, seconds=2.0)
     gif = False
     num_candidates = 5  # Unused: open-ended.
-    types = {"motion": 0, "spatial": 1, "temporal": 2, "yes/no": 3, "color": 4, "object": 5,
+    types = {"motion": 0, "spatial": 1, "temporal": 2, "yes_no": 3, "color": 4, "object": 5,
              "location": 6, "number": 7, "other": 8}
     question_groups = {questions.ORDER_GROUP: ["temporal"], questions.SINGLE_FRAME_GROUP: ["color", "number"]}
     # The first pair's videos are WebM (VP9), the second's Matroska, as some real ones are.

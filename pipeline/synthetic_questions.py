@@ -6,8 +6,7 @@ A reversal twin has the same facts with `forwards` flipped.
 
 Two groups of questions (`ORDER_GROUP`, `SINGLE_FRAME_GROUP`):
   order         the answer depends on the direction: "what is happening to the square?"
-                (growing / shrinking), "what is the number of boxes on the truck at the end?"
-                (6 / 0). A model that ignores frame order is at chance on these.
+                (growing / shrinking), "how many boxes are on the truck at the end?" (6 / 0). A model that ignores frame order is at chance on these.
   single frame  any frame answers it: the colour of the event object, the number of circles.
 
 `PairChoices` are the random choices shared by both twins of a pair: the
@@ -16,10 +15,9 @@ hold both directions of the event (so the twin's correct candidate is there
 too) and put the correct one at varying positions.
 
 Questions are stored lower-case without the final "?": each layout adds the
-punctuation its benchmark uses. In layouts whose files carry no question type
-(TGIF-QA Action/Transition/Count, How2QA) the pipeline types a question by its
-first word (`features.text.question_type`): order questions start with "what",
-single-frame ones with "how" or "which" (typed "other").
+punctuation its benchmark uses. How2QA's files carry no question type, so the
+pipeline types its questions by their first word (`features.text.question_type`):
+order questions start with "what", single-frame ones with "how".
 """
 
 import dataclasses
@@ -38,9 +36,9 @@ ORDER_QUESTIONS = ("what is happening to the {object}", "what happens to the {ob
                    "what is going on with the {object}")
 # Counts that need the order: (question, answer forwards, answer reversed); None: the scene's boxes.
 ORDER_COUNT_QUESTIONS = {
-    "size_change": ("what is the number of times the square grows", 1, 0),
-    "appearance": ("what is the number of balls at the end", 1, 0),
-    "loading": ("what is the number of boxes on the truck at the end", None, 0),
+    "size_change": ("how many times does the square grow", 1, 0),
+    "appearance": ("how many balls are there at the end", 1, 0),
+    "loading": ("how many boxes are on the truck at the end", None, 0),
 }
 CIRCLES_QUESTION = "how many circles are there"
 COLOR_QUESTION = "what color is the {object}"
@@ -127,7 +125,7 @@ def choose(rng, facts, num_candidates):
         variant=int(rng.integers(1 << 30)),
         order_candidates=_candidates(rng, scenes.EVENT_ANSWERS[facts.kind], ORDER_ANSWERS, num_candidates),
         color_candidates=_candidates(rng, (facts.color_name,), COLOR_NAMES, num_candidates),
-        number_candidates=_candidates(rng, (facts.circles_word,), NUMBER_WORDS[:6], num_candidates),
+        number_candidates=_candidates(rng, (facts.circles_word,), NUMBER_WORDS, num_candidates),
     )
 
 

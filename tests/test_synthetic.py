@@ -212,8 +212,12 @@ LAYOUT_SETTINGS = {"how2qa": {"seconds": 1.0}}  # 3 events of 24 frames; the res
 FORWARD_ANSWERS = {answers[0] for answers in synthetic.scenes.EVENT_ANSWERS.values()}
 BACKWARD_ANSWERS = {answers[1] for answers in synthetic.scenes.EVENT_ANSWERS.values()}
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five")
+# Question types as the pipeline's layout readers give them: TGIF-QA's FrameQA `type` by name,
+# else the file's task (action, transition, count); ActivityNet-QA's `type` by name; NExT-QA's
+# `type`; How2QA (no type): the first word.
 TGIF_FRAMEQA_TYPES = ("object", "number", "color", "location")
-ACTIVITYNET_TYPES = ("motion", "spatial", "temporal", "yes/no", "color", "object", "location", "number", "other")
+ACTIVITYNET_TYPES = ("motion", "spatial", "temporal", "yes_no", "color", "object", "location", "number",
+                     "other")
 HOW2QA_FILES = {"train": "how2QA_train_release.csv", "val": "how2QA_val_release.csv",
                 "test": "how2QA_test_public_release.csv"}
 
@@ -269,10 +273,10 @@ def read_tgif_qa(data_dir):
                     assert row["description"].endswith(" .")
                 elif task == "count":
                     assert row["answer"].isdigit()
-                    rows.append(question(source, video, split, question_text, task, None,
+                    rows.append(question(source, video, split, question_text, task, task_name,
                                          count=int(row["answer"])))
                 else:
-                    rows.append(question(source, video, split, question_text, task, None,
+                    rows.append(question(source, video, split, question_text, task, task_name,
                                          answer_index=int(row["answer"]),
                                          candidates=[row[f"a{index}"] for index in range(1, 6)]))
     return rows
@@ -568,7 +572,7 @@ def test_layout_command_line(tmp_path):
                             cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "tgif_qa layout" in result.stdout and "Train_transition_question.csv" in result.stdout
-    assert len(read_tgif_qa(str(tmp_path / "tgif"))) == 4 * 7  # 7 questions per GIF over the four files.
+    assert len(read_tgif_qa(str(tmp_path / "tgif"))) == 4 * 6  # 6 questions per GIF over the four files.
     for flags, message in ((["--layout", "tgif_qa", "--fps", "24"], "must divide 100"),
                            (["--layout", "youcook2"], "invalid choice")):
         refused = subprocess.run(base + ["--output_dir", str(tmp_path / "refused")] + flags, cwd=REPO_ROOT,
