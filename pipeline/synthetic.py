@@ -1,44 +1,61 @@
-"""Write a small synthetic VideoQA data set: real H.264 clips plus MSRVTT-QA style annotations.
+"""Write a small synthetic VideoQA data set: real clips plus annotations in a benchmark's published layout.
 
-    python -m pipeline.synthetic --output_dir D --num_videos 200 --seed 0
+    python -m pipeline.synthetic --output_dir D --num_videos 200 --seed 0 [--layout msrvtt_qa]
 
-writes `D/videos/video<N>.mp4` (libx264, yuv420p) and `D/{train,val,test}_qa.json`,
-each a JSON list of {"question", "answer", "video_id", "id", "question_type"}
-with integer `video_id` (so `--video_pattern 'video{video_id}.mp4'` finds the
-file) and ids unique across the three files, plus `D/question_groups.json`
-naming which question types need the order of frames (for `model.ablation`).
+`--layout` (LAYOUT_CHOICES) picks the benchmark whose files are written, so the
+pipeline's readers take them as that benchmark's published data:
 
-Each clip shows one temporal event (see `synthetic_scenes`) and gets three
-questions: one about the order of the event (question_type = the event kind,
-see ORDER_QUESTION_TYPES), one about the colour of the event object and one
-about how many circles there are (SINGLE_FRAME_QUESTION_TYPES).
+  msrvtt_qa (default)  D/videos/video<N>.mp4 and D/{train,val,test}_qa.json (below)
+  tgif_qa         D/{Train,Test}_{transition,action,count,frameqa}_question.csv, D/videos/<gif_name>.gif
+  next_qa         D/{train,val,test}.csv, D/map_vid_vidorID.json, D/videos/<dir>/<id>.mp4
+  activitynet_qa  D/{train,val,test}_{q,a}.json, D/videos/v_<video_name>.{mp4,webm,mkv}
+  how2qa          D/how2QA_{train,val}_release.csv, D/how2QA_test_public_release.csv, D/videos/<yt_id>.mp4
 
-Clips come in reversal twins: video 2k+1 is video 2k's frames in reverse
-order, so its order answer flips (growing <-> shrinking ...) while the
-single-frame answers stay the same. A model that averages frame features sees
-the same input for both twins and cannot beat chance on order questions; a
-model that reads the frames in order can. Twins always share a split; pairs
-are split about 80/10/10 (train/val/test), with every split non-empty from
-three pairs up. Everything is deterministic for a given seed, decoded frames
-included. The ball of an "appearance" clip is visible in half its frames only.
+(see `synthetic_layouts` and `synthetic_how2qa` for what each asks), plus
+`D/question_groups.json`: {"order": [question types], "single_frame": [...]},
+the question types (as the pipeline reads them) whose answers need the order
+of frames and those that any frame answers, for `model.ablation --question_groups`.
+
+msrvtt_qa: each file is a JSON list of {"question", "answer", "video_id", "id",
+"question_type"} with integer `video_id` (so `--video_pattern 'video{video_id}.mp4'`
+finds the file) and ids unique across the three files. Each clip shows one
+temporal event (see `synthetic_scenes`) and gets three questions: one about the
+order of the event (question_type = the event kind, see ORDER_QUESTION_TYPES),
+one about the colour of the event object and one about how many circles there
+are (SINGLE_FRAME_QUESTION_TYPES).
+
+Every layout: clips come in reversal twins: video 2k+1 is video 2k's frames in
+reverse order, so its order answers flip (growing <-> shrinking, 6 boxes at the
+end <-> 0 ...) while the single-frame answers stay the same. A model that
+averages frame features sees the same input for both twins and cannot beat
+chance on order questions; a model that reads the frames in order can. Twins
+always share a split; pairs are split about 80/10/10 (train/val/test; TGIF-QA,
+which has no val split, 80/20), with every split non-empty from three pairs up
+(two for TGIF-QA). Everything is deterministic for a given seed, decoded frames
+included (GIFs and annotation files byte for byte). The ball of an "appearance"
+clip is visible in half its frames only.
 """
 
 import argparse
 import collections
-import fractions
 import json
 import os
 
-import av
 import numpy as np
 
 from features import schema
+from pipeline import synthetic_how2qa
+from pipeline import synthetic_layouts
+from pipeline import synthetic_questions
 from pipeline import synthetic_scenes as scenes
+from pipeline import synthetic_video
+# Re-exported: other modules and tests encode their clips with `synthetic.write_video`.
+from pipeline.synthetic_video import DEFAULT_CODEC_OPTIONS, FULL_RANGE_CODECS, write_video  # noqa: F401
 
 ORDER_QUESTION_TYPES = scenes.EVENT_KINDS
 SINGLE_FRAME_QUESTION_TYPES = ("color", "count")
 VIDEO_FILE_PATTERN = "video{video_id}.mp4"
-VIDEOS_DIR = "videos"
+VIDEOS_DIR = synthetic_layouts.VIDEOS_DIR
 # {"order": [question types], "single_frame": [...]}: read by `model.ablation --question_groups`.
 QUESTION_GROUPS_FILE = "question_groups.json"
 QA_FILE_PATTERN = "{split}_qa.json"
@@ -57,65 +74,43 @@ COLOR_QUESTIONS = ("what color is the {object}?", "what is the color of the {obj
 COUNT_QUESTIONS = ("how many circles are there?", "how many circles can you see?",
                    "what is the number of circles?")
 
-# libx264 at high quality, so twins decode to near-identical frames. Macroblock-tree
-# rate control is off because with it this FFmpeg build's x264 gave different bytes
-# (and decoded pixels) for identical input from run to run, even single-threaded.
-DEFAULT_CODEC_OPTIONS = {
-    "libx264": {"crf": "17", "preset": "veryfast", "x264-params": "mbtree=0"},
-    "libvpx-vp9": {"crf": "20", "b": "0", "deadline": "realtime", "cpu-used": "8"},
-}
-FULL_RANGE_CODECS = ("mjpeg",)
+DEFAULT_LAYOUT = "msrvtt_qa"
+MSRVTT_SETTINGS = synthetic_video.ClipSettings(width=160, height=120, fps=24, seconds=2.0)
+LAYOUTS = {layout.name: layout for layout in (
+    synthetic_layouts.TgifQaLayout(), synthetic_layouts.NextQaLayout(),
+    synthetic_layouts.ActivityNetQaLayout(), synthetic_how2qa.How2QaLayout())}
+LAYOUT_CHOICES = (DEFAULT_LAYOUT, *LAYOUTS)
+MSRVTT_QUESTION_GROUPS = {synthetic_questions.ORDER_GROUP: list(ORDER_QUESTION_TYPES),
+                          synthetic_questions.SINGLE_FRAME_GROUP: list(SINGLE_FRAME_QUESTION_TYPES)}
+# The share of pairs held out of train, shared evenly by the other splits (val 10%, test 10%).
+HELD_OUT_FRACTION = 0.2
 
 
-def write_video(path, frames, fps, codec="libx264", pix_fmt=None, options=None):
-    """Encode uint8 RGB frames [T, H, W, 3] to `path` with PyAV; the container follows the extension.
+def split_sizes(num_pairs, splits=schema.SPLITS):
+    """Pair counts per split, train first: about 80/10/10 (80/20 for two splits).
 
-    `fps` may be an int, float or fractions.Fraction. `pix_fmt` defaults to
-    yuv420p (yuvj420p for mjpeg), which needs even width and height; `options`
-    are codec options (defaults: high quality for libx264 and libvpx-vp9).
+    Every split is non-empty from len(splits) pairs up; below that, train gets
+    one pair and the last split the rest.
     """
-    frames = np.asarray(frames)
-    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or not len(frames):
-        raise ValueError(f"frames must be uint8 [T>0, H, W, 3], got {frames.dtype} {frames.shape}")
-    if fps <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
-    pix_fmt = pix_fmt or ("yuvj420p" if codec in FULL_RANGE_CODECS else "yuv420p")
-    height, width = frames.shape[1:3]
-    if pix_fmt.endswith("420p") and (width % 2 or height % 2):
-        raise ValueError(f"{pix_fmt} needs even width and height, got {width}x{height}; "
-                         f"use even sizes or pix_fmt='yuv444p'")
-    rate = fractions.Fraction(fps).limit_denominator(100000)
-    options = dict(DEFAULT_CODEC_OPTIONS.get(codec, {}) if options is None else options)
-    with av.open(path, mode="w") as container:
-        stream = container.add_stream(codec, rate=rate, options=options)
-        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
-        if codec not in DEFAULT_CODEC_OPTIONS:
-            stream.bit_rate = int(width * height * float(rate) * 0.5)  # About 0.5 bit per pixel.
-        for index, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-            frame.pts, frame.time_base = index, 1 / rate
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    held_out_splits = len(splits) - 1
+    if num_pairs > held_out_splits:
+        held_out = max(1, round(HELD_OUT_FRACTION / held_out_splits * num_pairs))
+        held_out = min(held_out, (num_pairs - 1) // held_out_splits)
+        return (num_pairs - held_out_splits * held_out,) + (held_out,) * held_out_splits
+    if not num_pairs:
+        return (0,) * len(splits)
+    return (1,) + (0,) * (held_out_splits - 1) + (num_pairs - 1,)
 
 
-def split_sizes(num_pairs):
-    """(train, val, test) pair counts: about 80/10/10, every split non-empty from 3 pairs."""
-    if num_pairs >= 3:
-        held_out = max(1, round(0.1 * num_pairs))
-        held_out = min(held_out, (num_pairs - 1) // 2)
-        return num_pairs - 2 * held_out, held_out, held_out
-    return (1, 0, num_pairs - 1) if num_pairs else (0, 0, 0)
-
-
-def plan_pairs(num_pairs, seed):
+def plan_pairs(num_pairs, seed, splits=schema.SPLITS):
     """Per pair: split, event kind, direction of the even twin and question phrasings."""
     rng = np.random.default_rng(seed)
-    counts = split_sizes(num_pairs)
-    splits = rng.permutation(np.repeat(np.array(schema.SPLITS), counts)).tolist()
-    offsets = {split: int(rng.integers(len(ORDER_QUESTION_TYPES))) for split in schema.SPLITS}
+    counts = split_sizes(num_pairs, splits)
+    splits_of_pairs = rng.permutation(np.repeat(np.array(splits), counts)).tolist()
+    offsets = {split: int(rng.integers(len(ORDER_QUESTION_TYPES))) for split in splits}
     seen = collections.Counter()
     plans = []
-    for split in splits:  # Kinds cycle within each split, so every split is balanced.
+    for split in splits_of_pairs:  # Kinds cycle within each split, so every split is balanced.
         kind = ORDER_QUESTION_TYPES[(offsets[split] + seen[split]) % len(ORDER_QUESTION_TYPES)]
         seen[split] += 1
         plans.append({"split": split, "kind": kind, "reversed": bool(rng.integers(2)),
@@ -138,16 +133,55 @@ def pair_questions(plan, scene, video_id, reversed_frames):
             for index, (question, answer, question_type) in enumerate(rows)]
 
 
-def generate(output_dir, num_videos, seed, width=160, height=120, fps=24, seconds=2.0):
-    """Write the clips and the three annotation files; return a summary dict."""
+def clip_settings(layout, width=None, height=None, fps=None, seconds=None):
+    """The layout's default size and timing, overridden by the values given; validated."""
+    defaults = MSRVTT_SETTINGS if layout == DEFAULT_LAYOUT else LAYOUTS[layout].default_settings
+    settings = synthetic_video.ClipSettings(
+        width=defaults.width if width is None else width, height=defaults.height if height is None else height,
+        fps=defaults.fps if fps is None else fps, seconds=defaults.seconds if seconds is None else seconds)
+    settings.validate(gif=layout != DEFAULT_LAYOUT and LAYOUTS[layout].gif)
+    return settings
+
+
+def write_question_groups(output_dir, groups):
+    with open(os.path.join(output_dir, QUESTION_GROUPS_FILE), "w", encoding="utf-8") as groups_file:
+        json.dump(groups, groups_file, indent=1)
+        groups_file.write("\n")
+
+
+def generate(output_dir, num_videos, seed, width=None, height=None, fps=None, seconds=None,
+             layout=DEFAULT_LAYOUT):
+    """Write the clips, the annotation files of `layout` and question_groups.json; return a summary dict.
+
+    Size and timing default to the layout's (msrvtt_qa: 160x120, 24 fps, 2 s).
+    """
+    if layout not in LAYOUT_CHOICES:
+        raise ValueError(f"--layout must be one of {', '.join(LAYOUT_CHOICES)}, got {layout!r}")
     if num_videos < 2 or num_videos % 2:
         raise ValueError(f"--num_videos must be an even number >= 2 (clips come in reversal "
                          f"twins), got {num_videos}")
-    if min(width, height) < 32 or width % 2 or height % 2:
-        raise ValueError(f"--width and --height must be even and at least 32 pixels, got {width}x{height}")
-    num_frames = int(round(fps * seconds))
-    if num_frames < 2:
-        raise ValueError(f"--fps x --seconds must give at least 2 frames, got {num_frames}")
+    settings = clip_settings(layout, width, height, fps, seconds)
+    if layout == DEFAULT_LAYOUT:
+        return generate_msrvtt_qa(output_dir, num_videos, seed, settings)
+    writer = LAYOUTS[layout]
+    os.makedirs(os.path.join(output_dir, VIDEOS_DIR), exist_ok=True)
+    clips = writer.render_pairs(output_dir, plan_pairs(num_videos // 2, seed, writer.splits), seed, settings)
+    files = writer.write_annotations(output_dir, clips)
+    write_question_groups(output_dir, writer.question_groups)
+    return {
+        "output_dir": output_dir, "layout": layout, "num_videos": num_videos, "seed": seed,
+        "width": settings.width, "height": settings.height, "fps": settings.fps,
+        "frames_per_video": writer.events_per_video * settings.num_frames,
+        "videos_per_split": {split: sum(clip.split == split for clip in clips) for split in writer.splits},
+        "rows_per_file": files, "question_groups": writer.question_groups,
+        # Twin pairs (video files relative to output_dir): the second is the first backwards.
+        "pairs": [[first.relative_path, second.relative_path] for first, second in zip(clips[::2], clips[1::2])],
+    }
+
+
+def generate_msrvtt_qa(output_dir, num_videos, seed, settings):
+    """The MSRVTT-QA layout: videos/video<N>.mp4 and {train,val,test}_qa.json."""
+    width, height, fps, num_frames = settings.width, settings.height, settings.fps, settings.num_frames
     videos_dir = os.path.join(output_dir, VIDEOS_DIR)
     os.makedirs(videos_dir, exist_ok=True)
     questions = {split: [] for split in schema.SPLITS}
@@ -168,13 +202,10 @@ def generate(output_dir, num_videos, seed, width=160, height=120, fps=24, second
                   encoding="utf-8") as qa_file:
             json.dump(rows, qa_file, indent=1)
             qa_file.write("\n")
-    with open(os.path.join(output_dir, QUESTION_GROUPS_FILE), "w", encoding="utf-8") as groups_file:
-        json.dump({"order": list(ORDER_QUESTION_TYPES), "single_frame": list(SINGLE_FRAME_QUESTION_TYPES)},
-                  groups_file, indent=1)
-        groups_file.write("\n")
+    write_question_groups(output_dir, MSRVTT_QUESTION_GROUPS)
     all_rows = [row for rows in questions.values() for row in rows]
     return {
-        "output_dir": output_dir, "num_videos": num_videos, "seed": seed,
+        "output_dir": output_dir, "layout": DEFAULT_LAYOUT, "num_videos": num_videos, "seed": seed,
         "width": width, "height": height, "fps": fps, "frames_per_video": num_frames,
         "videos_per_split": {split: len(rows) // 3 for split, rows in questions.items()},
         "questions_per_type": dict(sorted(collections.Counter(
@@ -185,26 +216,36 @@ def generate(output_dir, num_videos, seed, width=160, height=120, fps=24, second
 
 def run(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--output_dir", required=True, help="directory to write videos/ and *_qa.json into")
+    parser.add_argument("--output_dir", required=True, help="directory to write videos/ and the annotations into")
     parser.add_argument("--num_videos", type=int, default=200, help="even number of clips (twin pairs)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--width", type=int, default=160)
-    parser.add_argument("--height", type=int, default=120)
-    parser.add_argument("--fps", type=float, default=24)
-    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--layout", choices=LAYOUT_CHOICES, default=DEFAULT_LAYOUT,
+                        help="the benchmark whose published file layout to write")
+    parser.add_argument("--width", type=int, default=None, help="default: the layout's (160; tgif_qa 120)")
+    parser.add_argument("--height", type=int, default=None, help="default: the layout's (120; tgif_qa 90)")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="default: the layout's (24; tgif_qa 10: GIF rates must divide 100)")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="length of a clip (how2qa: of each of its events); default 2")
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         parser.error(f"unrecognised arguments: {' '.join(unknown)}")
     try:
-        summary = generate(args.output_dir, args.num_videos, args.seed, width=args.width,
-                           height=args.height, fps=args.fps, seconds=args.seconds)
+        summary = generate(args.output_dir, args.num_videos, args.seed, width=args.width, height=args.height,
+                           fps=args.fps, seconds=args.seconds, layout=args.layout)
     except ValueError as error:
         parser.error(str(error))
     print(f"wrote {summary['num_videos']} videos ({summary['width']}x{summary['height']}, "
-          f"{summary['frames_per_video']} frames at {summary['fps']:g} fps) to {summary['output_dir']}")
+          f"{summary['frames_per_video']} frames at {summary['fps']:g} fps) to {summary['output_dir']} "
+          f"in the {summary['layout']} layout")
     print("videos per split:", json.dumps(summary["videos_per_split"]))
-    print("questions per type:", json.dumps(summary["questions_per_type"]))
-    print("answers:", json.dumps(summary["answers"]))
+    if "questions_per_type" in summary:
+        print("questions per type:", json.dumps(summary["questions_per_type"]))
+        print("answers:", json.dumps(summary["answers"]))
+    else:
+        print("rows per file:", json.dumps(summary["rows_per_file"]))
+    print(f"question groups ({QUESTION_GROUPS_FILE}):",
+          json.dumps(summary.get("question_groups", MSRVTT_QUESTION_GROUPS)))
     return summary
 
 
