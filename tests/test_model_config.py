@@ -7,7 +7,8 @@ import pytest
 from model import config, storage
 
 SIGNATURE = config.DataSignature(
-    schema_version=1, feature_dtype="float16", max_frames=16, max_question_tokens=32,
+    schema_version=2, task="open_ended", num_candidates=0, backbone="inception_v3", feature_dim=2048,
+    feature_dtype="float16", max_frames=16, max_question_tokens=32,
     question_vocabulary_size=35, answer_vocabulary_size=14, question_vocabulary_sha256="a" * 64,
     answer_vocabulary_sha256="b" * 64, cnn_weights="random", cnn_weights_sha256="c" * 64, image_size=96)
 
@@ -53,3 +54,17 @@ def test_missing_or_foreign_model_dirs(tmp_path):
     storage.write_json(str(tmp_path / storage.CONFIG_FILE), {"network": {}})
     with pytest.raises(ValueError, match="another version"):
         config.load_run_config(str(tmp_path))
+
+
+def test_an_unknown_video_encoder_is_refused_not_replaced():
+    with pytest.raises(ValueError, match="--video_encoder 'meen': choose one of lstm, mean, none"):
+        config.NetworkConfig(video_encoder="meen")
+
+
+def test_data_from_another_backbone_or_task_is_refused(tmp_path):
+    other = dataclasses.replace(SIGNATURE, backbone="efficientnet_v2_b0", feature_dim=1280, task="count")
+    with pytest.raises(ValueError) as error:
+        config.check_data_matches(str(tmp_path), SIGNATURE, other, "/data")
+    for difference in ("backbone: saved 'inception_v3', now 'efficientnet_v2_b0'",
+                       "feature_dim: saved 2048, now 1280", "task: saved 'open_ended', now 'count'"):
+        assert difference in str(error.value)
