@@ -1,22 +1,24 @@
 """Session fixtures shared by the test modules: one synthetic data set, one real pipeline run.
 
-  synthetic_dataset   `pipeline.synthetic` output (real H.264 clips + *_qa.json)
-  pipeline_output     `python -m pipeline.run` over it plus the bad inputs of
+  synthetic_dataset   `pipeline.synthetic` output (real H.264 clips + *_qa.json, MSRVTT-QA layout)
+  pipeline_run        `python -m pipeline.run` over it plus the bad inputs of
                       BAD_ROWS (appended to copies of the annotation files in
                       `annotations/`), run as the user runs it: a subprocess,
-                      DirectRunner, random CNN weights, small frames
+                      DirectRunner, random CNN weights, small frames, with a
+                      feature cache (tests/test_feature_cache_runs.py re-runs it)
+  pipeline_output     its output dir
 
-Both are made once per session, the first time a test asks for them.
+Each is made once per session, also across pytest-xdist workers
+(`shared_runs.build_once`), the first time a test asks for it.
 """
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 
-from model_helpers import REPO_DIR, command_environment
+from shared_runs import REPO_DIR, build_once, completed_to_dict, run_command
 
 # 60 clips = 30 reversal twin pairs: 24 train, 3 val, 3 test. Enough for the
 # small model to learn the order questions; small enough for a few minutes.
@@ -85,36 +87,41 @@ def add_bad_inputs(data_dir):
     return annotations_dir
 
 
-def run_pipeline(data_dir, output_dir, *extra_flags, annotations_dir=None, timeout=900):
-    """`python -m pipeline.run` on a synthetic-layout data dir; the CompletedProcess (text)."""
-    command = [sys.executable, "-m", "pipeline.run",
-               "--annotations", os.path.join(annotations_dir or data_dir, "*_qa.json"),
-               "--video_dir", os.path.join(data_dir, "videos"),
-               "--video_pattern", "video{video_id}.mp4",
-               "--output_dir", output_dir, *PIPELINE_FLAGS, *extra_flags]
-    return subprocess.run(command, cwd=REPO_DIR, env=command_environment(), capture_output=True,
-                          text=True, timeout=timeout)
+def pipeline_command(data_dir, output_dir, *extra_flags, annotations_dir=None):
+    """`python -m pipeline.run` on a synthetic-layout data dir, as a command line."""
+    return [sys.executable, "-m", "pipeline.run",
+            "--annotations", os.path.join(annotations_dir or data_dir, "*_qa.json"),
+            "--video_dir", os.path.join(data_dir, "videos"),
+            "--video_pattern", "video{video_id}.mp4",
+            "--output_dir", output_dir, *PIPELINE_FLAGS, *extra_flags]
 
 
 @pytest.fixture(scope="session")
 def synthetic_dataset(tmp_path_factory):
-    from pipeline import synthetic
-    output_dir = str(tmp_path_factory.mktemp("synthetic_dataset"))
-    synthetic.generate(output_dir, SYNTHETIC_NUM_VIDEOS, seed=SYNTHETIC_SEED)
-    return output_dir
+    def build(directory):
+        from pipeline import synthetic
+        synthetic.generate(directory, SYNTHETIC_NUM_VIDEOS, seed=SYNTHETIC_SEED)
+        add_bad_inputs(directory)
+        return {"data_dir": directory}
+
+    return build_once(tmp_path_factory, "synthetic_dataset", build)["data_dir"]
 
 
 @pytest.fixture(scope="session")
 def pipeline_run(synthetic_dataset, tmp_path_factory):
-    """(output dir, CompletedProcess) of the session's pipeline run."""
-    output_dir = str(tmp_path_factory.mktemp("pipeline_output") / "out")
-    annotations_dir = add_bad_inputs(synthetic_dataset)
-    completed = run_pipeline(synthetic_dataset, output_dir, annotations_dir=annotations_dir)
-    if completed.returncode != 0:
-        raise RuntimeError(f"pipeline.run failed ({completed.returncode}):\n{completed.stderr[-5000:]}")
-    return output_dir, completed
+    """{"output_dir", "cache_dir", "command", "returncode", "stdout", "stderr"} of the session's run."""
+    def build(directory):
+        output_dir, cache_dir = os.path.join(directory, "out"), os.path.join(directory, "feature_cache")
+        command = pipeline_command(synthetic_dataset, output_dir, "--feature_cache", cache_dir,
+                                   annotations_dir=os.path.join(synthetic_dataset, "annotations"))
+        completed = run_command(command)
+        if completed.returncode != 0:
+            raise RuntimeError(f"pipeline.run failed ({completed.returncode}):\n{completed.stderr[-5000:]}")
+        return dict(completed_to_dict(completed), output_dir=output_dir, cache_dir=cache_dir, command=command)
+
+    return build_once(tmp_path_factory, "pipeline_run", build)
 
 
 @pytest.fixture(scope="session")
 def pipeline_output(pipeline_run):
-    return pipeline_run[0]
+    return pipeline_run["output_dir"]
