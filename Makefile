@@ -9,7 +9,7 @@ DEMO_DIR ?= demo_output
 DEMO_SEED ?= $(shell date +%s)
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: install test test-fast demo demo-answers bench clean
+.PHONY: install test test-fast demo demo-answers demo-choice demo-choice-answers bench bench-quick clean
 
 install: $(INSTALLED)
 
@@ -49,6 +49,10 @@ demo: $(INSTALLED)
 	        || exit 1; \
 	done
 	$(MAKE) --no-print-directory demo-answers DEMO_DIR=$(DEMO_DIR) DEMO_SEED=$(DEMO_SEED)
+	$(MAKE) --no-print-directory demo-choice DEMO_DIR=$(DEMO_DIR) DEMO_SEED=$(DEMO_SEED)
+	@echo "demo seed $(DEMO_SEED); outputs in $(DEMO_DIR)/ (CNN weights were RANDOM: offline demo)"
+	@echo "ask the open-ended model in a browser: $(PYTHON) -m model.serve --model_dir $(DEMO_DIR)/model_lstm  (then open http://127.0.0.1:8080/)"
+	@echo "or the multiple-choice one:           $(PYTHON) -m model.serve --model_dir $(DEMO_DIR)/choice_model_lstm"
 
 # Separate target: make expands a whole recipe before running it, and these
 # $(shell ...) lines read the test questions, which exist only now.
@@ -59,7 +63,33 @@ demo-answers: $(INSTALLED)
 	$(PYTHON) -m model.ablation --split test --question_groups $(DEMO_DIR)/data/question_groups.json \
 	    --model_dir lstm=$(DEMO_DIR)/model_lstm --model_dir mean=$(DEMO_DIR)/model_mean \
 	    --model_dir none=$(DEMO_DIR)/model_none --output $(DEMO_DIR)/ablation.md
-	@echo "demo seed $(DEMO_SEED); outputs in $(DEMO_DIR)/ (CNN weights were RANDOM: offline demo)"
+
+# Multiple choice, in the TGIF-QA layout: synthetic GIFs, the Transition task
+# ("what happens to the ball?", five candidates), lstm / mean / none.
+DEMO_CHOICE_VIDEOS ?= 240
+DEMO_CHOICE_ROW = next(r for r in csv.DictReader(open('$(DEMO_DIR)/choice_data/Test_transition_question.csv'), delimiter='\t'))
+DEMO_CHOICE_ARGS = $(shell $(PYTHON) -c "import csv, shlex; r = $(DEMO_CHOICE_ROW); print('--video', shlex.quote('$(DEMO_DIR)/choice_data/videos/' + r['gif_name'] + '.gif'), '--question', shlex.quote(r['question']), ' '.join('--candidate ' + shlex.quote(r['a%d' % i]) for i in range(1, 6)))")
+DEMO_CHOICE_ANSWER = $(shell $(PYTHON) -c "import csv; r = $(DEMO_CHOICE_ROW); print(r['a%d' % (int(r['answer']) + 1)])")
+
+demo-choice: $(INSTALLED)
+	$(PYTHON) -m pipeline.synthetic --layout tgif_qa --output_dir $(DEMO_DIR)/choice_data \
+	    --num_videos $(DEMO_CHOICE_VIDEOS) --seed $(DEMO_SEED)
+	$(PYTHON) -m pipeline.run --annotations '$(DEMO_DIR)/choice_data/*_transition_question.csv' \
+	    --video_dir $(DEMO_DIR)/choice_data/videos --output_dir $(DEMO_DIR)/choice_records $(DEMO_PIPELINE_FLAGS)
+	for encoder in lstm mean none; do \
+	    $(PYTHON) -m model.train --data_dir $(DEMO_DIR)/choice_records --model_dir $(DEMO_DIR)/choice_model_$$encoder \
+	        --video_encoder $$encoder $(DEMO_TRAIN_FLAGS) && \
+	    $(PYTHON) -m model.evaluate --data_dir $(DEMO_DIR)/choice_records --model_dir $(DEMO_DIR)/choice_model_$$encoder \
+	        || exit 1; \
+	done
+	$(MAKE) --no-print-directory demo-choice-answers DEMO_DIR=$(DEMO_DIR)
+
+demo-choice-answers: $(INSTALLED)
+	$(PYTHON) -m model.predict --model_dir $(DEMO_DIR)/choice_model_lstm $(DEMO_CHOICE_ARGS)
+	@echo "expected answer: $(DEMO_CHOICE_ANSWER)"
+	$(PYTHON) -m model.ablation --split test --question_groups $(DEMO_DIR)/choice_data/question_groups.json \
+	    --model_dir lstm=$(DEMO_DIR)/choice_model_lstm --model_dir mean=$(DEMO_DIR)/choice_model_mean \
+	    --model_dir none=$(DEMO_DIR)/choice_model_none --output $(DEMO_DIR)/choice_ablation.md
 
 bench: $(INSTALLED)
 	$(PYTHON) -m benchmarks.run

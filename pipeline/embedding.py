@@ -10,6 +10,8 @@ batches whole clips, so nothing regroups (shuffles) features after the CNN.
 
 import collections
 import concurrent.futures
+import logging
+import time
 
 import apache_beam as beam
 import numpy as np
@@ -21,15 +23,16 @@ from pipeline import grouping, metrics
 
 
 def _decode_task(task, sampling_config, image_size):
-    """(task, DecodedVideo or None, error message or None); never raises."""
+    """(task, DecodedVideo or None, error message or None, seconds); never raises."""
+    started = time.perf_counter()
     try:
-        with metrics.timed(metrics.STAGE_DECODE):
-            decoded = video.decode_video(task.video_path, sampling_config, image_size, segment=task.segment)
-        return task, decoded, None
+        decoded = video.decode_video(task.video_path, sampling_config, image_size, segment=task.segment)
+        return task, decoded, None, time.perf_counter() - started
     except video.VideoDecodeError as error:
-        return task, None, str(error)
+        return task, None, str(error), time.perf_counter() - started
     except Exception as error:  # An unexpected decoder failure must not stop the run.
-        return task, None, f"{task.video_path}: unexpected decoding error ({type(error).__name__}: {error})"
+        return (task, None, f"{task.video_path}: unexpected decoding error ({type(error).__name__}: {error})",
+                time.perf_counter() - started)
 
 
 class DecodeVideos(beam.DoFn):
@@ -83,11 +86,14 @@ class DecodeVideos(beam.DoFn):
             self._executor = None
 
     @staticmethod
-    def _outputs(task, decoded, error):
+    def _outputs(task, decoded, error, seconds):
+        metrics.add_seconds(metrics.STAGE_DECODE, seconds)
         if decoded is None:
             yield from grouping.reject_video(task, "decode_video", error)
             return
         metrics.count(metrics.VIDEOS_DECODED)
+        if decoded.seek_fallback:
+            logging.info("%s: decoded in order instead of seeking (%s)", task.video_path, decoded.seek_fallback)
         yield (task, decoded.summary()), decoded.frames
 
 

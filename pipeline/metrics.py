@@ -72,6 +72,12 @@ def count(name, amount=1):
         _log_progress(name, amount)
 
 
+def add_seconds(stage, seconds):
+    """Add `seconds` to `stage`'s timing (call it from the DoFn's own thread: Beam's metric
+    containers are per thread, so work timed on a helper thread is recorded when its result arrives)."""
+    _metric("distribution", stage).update(int(round(1000 * seconds)))
+
+
 @contextlib.contextmanager
 def timed(stage):
     """Add the wall time of the `with` block to `stage`'s timing."""
@@ -79,7 +85,7 @@ def timed(stage):
     try:
         yield
     finally:
-        _metric("distribution", stage).update(int(round(1000 * (time.perf_counter() - started))))
+        add_seconds(stage, time.perf_counter() - started)
 
 
 def _log_progress(name, amount):

@@ -11,10 +11,12 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from features import manifest as manifest_lib
+from features import questions as questions_lib
 from features import quantize, records, schema
-from model import data_info, evaluate, export, storage
+from model import checkpoint, data_info, evaluate, storage
 
 import model_helpers
+import shared_runs
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +39,7 @@ def rewrite_test_split_with_unknown_answers(data_dir):
     Returns how many test questions then have an answer outside the vocabulary
     (the pipeline fixture already has one of its own)."""
     manifest = manifest_lib.read_manifest(data_dir)
-    dtype = manifest_lib.feature_dtype(manifest)
+    dtype, feature_dim = manifest_lib.feature_dtype(manifest), manifest_lib.feature_dim(manifest)
     pattern = schema.record_file_pattern(data_dir, schema.TEST_SPLIT)
     serialized_videos = list(records.read_records(pattern))
     for path in tf.io.gfile.glob(pattern):
@@ -46,28 +48,27 @@ def rewrite_test_split_with_unknown_answers(data_dir):
     unknown = 0
     with tf.io.TFRecordWriter(path, options=schema.RECORD_COMPRESSION) as writer:
         for index, serialized in enumerate(serialized_videos):
-            video = records.parse_video_example_numpy(serialized, dtype)
-            questions = [{"question": text, "question_id": question_id, "question_type": question_type,
-                          "answer": answer, "label": label, "token_ids": token_ids}
-                         for text, question_id, question_type, answer, label, token_ids in zip(
+            video = records.parse_video_example_numpy(serialized, dtype, feature_dim)
+            questions = [questions_lib.Question(question_id=question_id, question=text, answer=answer,
+                                                question_type=question_type, source="test")
+                         for text, question_id, question_type, answer in zip(
                              video[schema.QUESTION_KEY], video[schema.QUESTION_ID_KEY],
-                             video[schema.QUESTION_TYPE_KEY], video[schema.ANSWER_KEY],
-                             video[schema.LABEL_KEY], video[schema.QUESTION_TOKEN_IDS_KEY])]
+                             video[schema.QUESTION_TYPE_KEY], video[schema.ANSWER_KEY])]
+            labels = list(video[schema.LABEL_KEY])
             if index % 2 == 0:
-                questions[0].update(answer=UNKNOWN_ANSWER, label=schema.OUT_OF_VOCABULARY_LABEL)
-            unknown += sum(1 for question in questions if question["label"] == schema.OUT_OF_VOCABULARY_LABEL)
+                questions[0].answer, labels[0] = UNKNOWN_ANSWER, schema.OUT_OF_VOCABULARY_LABEL
+            unknown += sum(1 for label in labels if label == schema.OUT_OF_VOCABULARY_LABEL)
             frames = quantize.encode_frames(video[schema.FRAME_FEATURES_KEY], dtype)
             writer.write(records.build_video_example(
-                video[schema.VIDEO_ID_KEY], schema.TEST_SPLIT, frames, questions).SerializeToString())
+                video[schema.VIDEO_ID_KEY], schema.TEST_SPLIT, frames, questions, labels,
+                video[schema.QUESTION_TOKEN_IDS_KEY]).SerializeToString())
     return unknown
 
 
 def hand_count(model, data_dir):
     """Per question type [questions, correct], predicting one question at a time."""
-    dtype = manifest_lib.feature_dtype(manifest_lib.read_manifest(data_dir))
     counts = collections.defaultdict(lambda: [0, 0])
-    for serialized in records.read_records(schema.record_file_pattern(data_dir, schema.TEST_SPLIT)):
-        video = records.parse_video_example_numpy(serialized, dtype)
+    for video in shared_runs.read_parsed(data_dir)[schema.TEST_SPLIT]:
         frames = video[schema.FRAME_FEATURES_KEY]
         for question_type, label, token_ids in zip(video[schema.QUESTION_TYPE_KEY], video[schema.LABEL_KEY],
                                                    video[schema.QUESTION_TOKEN_IDS_KEY]):
@@ -87,7 +88,7 @@ def test_evaluation_matches_a_hand_count(model_dir, pipeline_output, tmp_path, c
     printed = capsys.readouterr().out
     results = storage.read_json(os.path.join(model_dir, storage.EVAL_DIR, "test.json"))
 
-    model, _, _ = export.load_trained_model(model_dir, data_info.load_data_info(data_dir))
+    model, _, _ = checkpoint.load_trained_model(model_dir, data_info.load_data_info(data_dir))
     expected = hand_count(model, data_dir)
     assert {name: [row["questions"], row["correct"]] for name, row in results["per_type"].items()} == \
         {name: counts for name, counts in expected.items()}
@@ -97,6 +98,8 @@ def test_evaluation_matches_a_hand_count(model_dir, pipeline_output, tmp_path, c
     assert results["overall"]["correct"] == total_correct
     assert results["overall"]["accuracy"] == pytest.approx(total_correct / total_questions)
     assert results["out_of_vocabulary"] == unknown > 0
+    assert results["vocabulary_ceiling"] == pytest.approx((total_questions - unknown) / total_questions)
+    assert "Vocabulary ceiling:" in printed
     for name, row in results["per_type"].items():
         assert row["accuracy"] == pytest.approx(row["correct"] / row["questions"])
         assert f"| {name} | {row['questions']} | {row['correct']} |" in printed

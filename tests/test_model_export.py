@@ -16,11 +16,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from features import cnn, manifest as manifest_lib
-from features import records, schema, video
-from model import data_info, export, predict, storage
+from features import frames as frames_lib
+from features import manifest as manifest_lib
+from features import records, schema, serving, video
+from model import checkpoint, data_info, export, predict, storage
 
 import model_helpers
+import shared_runs
 
 pytestmark = pytest.mark.slow
 
@@ -47,9 +49,7 @@ def loaded(exported):
 
 @pytest.fixture(scope="module")
 def test_videos(pipeline_output, info):
-    pattern = schema.record_file_pattern(pipeline_output, schema.TEST_SPLIT)
-    return [records.parse_video_example_numpy(serialized, info.feature_dtype)
-            for serialized in records.read_records(pattern)]
+    return shared_runs.read_parsed(pipeline_output)[schema.TEST_SPLIT]
 
 
 def keras_top_k(model, frames, counts, token_ids, answers, k):
@@ -60,13 +60,13 @@ def keras_top_k(model, frames, counts, token_ids, answers, k):
 
 
 def test_saved_model_answers_equal_the_keras_model(exported, loaded, info, test_videos):
-    model, _, _ = export.load_trained_model(exported, info)
+    model, _, _ = checkpoint.load_trained_model(exported, info)
     questions, frames, counts, token_ids = [], [], [], []
     max_frames, max_tokens = info.max_frames, info.max_question_tokens
     for video_record in test_videos:
         for text, ids in zip(video_record[schema.QUESTION_KEY], video_record[schema.QUESTION_TOKEN_IDS_KEY]):
             features = video_record[schema.FRAME_FEATURES_KEY]
-            padded = np.zeros((max_frames, schema.FEATURE_DIM), np.float32)
+            padded = np.zeros((max_frames, info.feature_dim), np.float32)
             padded[:len(features)] = features
             questions.append(text)
             frames.append(padded)
@@ -75,11 +75,11 @@ def test_saved_model_answers_equal_the_keras_model(exported, loaded, info, test_
     frames, counts = np.stack(frames), np.array(counts, np.int32)
     expected_answers, expected_probabilities = keras_top_k(
         model, frames, counts, np.array(token_ids, np.int32), info.answers, 4)
-    outputs = loaded.signatures[export.SIGNATURE_FEATURES](
-        question=tf.constant(questions), frame_features=tf.constant(frames), frame_count=tf.constant(counts))
-    answers = [[answer.decode() for answer in row] for row in outputs[export.OUTPUT_ANSWERS].numpy()]
+    outputs = loaded.signatures[serving.SIGNATURE_FEATURES](
+        question=tf.constant(questions), frame_features=tf.constant(frames), num_frames=tf.constant(counts))
+    answers = [[answer.decode() for answer in row] for row in outputs[serving.OUTPUT_ANSWERS].numpy()]
     assert answers == expected_answers
-    np.testing.assert_allclose(outputs[export.OUTPUT_PROBABILITIES].numpy(), expected_probabilities,
+    np.testing.assert_allclose(outputs[serving.OUTPUT_PROBABILITIES].numpy(), expected_probabilities,
                                rtol=1e-5, atol=1e-6)
 
 
@@ -91,25 +91,25 @@ def test_raw_frames_signature_agrees_with_the_features_path(loaded, info, synthe
     features = frozen.embed(decoded.frames)
     questions = tf.constant(QUESTIONS)
     count = len(QUESTIONS)
-    from_frames = loaded.signatures[export.SIGNATURE_FRAMES](
+    from_frames = loaded.signatures[serving.SIGNATURE_FRAMES](
         frames=tf.constant(decoded.frames), question=questions)
-    from_features = loaded.signatures[export.SIGNATURE_FEATURES](
+    from_features = loaded.signatures[serving.SIGNATURE_FEATURES](
         question=questions, frame_features=tf.constant(np.repeat(features[np.newaxis], count, axis=0)),
-        frame_count=tf.fill([count], len(features)))
-    assert (from_frames[export.OUTPUT_ANSWERS].numpy() == from_features[export.OUTPUT_ANSWERS].numpy()).all()
-    np.testing.assert_allclose(from_frames[export.OUTPUT_PROBABILITIES].numpy(),
-                               from_features[export.OUTPUT_PROBABILITIES].numpy(), rtol=1e-4, atol=1e-5)
+        num_frames=tf.fill([count], len(features)))
+    assert (from_frames[serving.OUTPUT_ANSWERS].numpy() == from_features[serving.OUTPUT_ANSWERS].numpy()).all()
+    np.testing.assert_allclose(from_frames[serving.OUTPUT_PROBABILITIES].numpy(),
+                               from_features[serving.OUTPUT_PROBABILITIES].numpy(), rtol=1e-4, atol=1e-5)
     # The pipeline stored the same video's features (in its feature dtype): same best answers.
     stored = test_videos[0][schema.FRAME_FEATURES_KEY]
     np.testing.assert_allclose(stored, features, rtol=2e-2, atol=2e-2)
-    from_records = loaded.signatures[export.SIGNATURE_FEATURES](
+    from_records = loaded.signatures[serving.SIGNATURE_FEATURES](
         question=questions, frame_features=tf.constant(np.repeat(stored[np.newaxis], count, axis=0)),
-        frame_count=tf.fill([count], len(stored)))
-    assert (from_records[export.OUTPUT_ANSWERS].numpy()[:, 0] == from_frames[export.OUTPUT_ANSWERS].numpy()[:, 0]).all()
+        num_frames=tf.fill([count], len(stored)))
+    assert (from_records[serving.OUTPUT_ANSWERS].numpy()[:, 0] == from_frames[serving.OUTPUT_ANSWERS].numpy()[:, 0]).all()
     # Frames at another size go through the pipeline's resize first.
-    larger = cnn.resize_frames(decoded.frames, info.signature.image_size + 32).numpy()
-    resized = loaded.signatures[export.SIGNATURE_FRAMES](frames=tf.constant(larger), question=questions)
-    assert resized[export.OUTPUT_ANSWERS].shape == (count, 4)
+    larger = frames_lib.resize_frames(decoded.frames, info.signature.image_size + 32).numpy()
+    resized = loaded.signatures[serving.SIGNATURE_FRAMES](frames=tf.constant(larger), question=questions)
+    assert resized[serving.OUTPUT_ANSWERS].shape == (count, 4)
 
 
 def test_raw_frames_longer_than_one_cnn_chunk_agree_with_the_features_path(
@@ -118,18 +118,18 @@ def test_raw_frames_longer_than_one_cnn_chunk_agree_with_the_features_path(
     video_id = test_videos[1][schema.VIDEO_ID_KEY]
     path = os.path.join(synthetic_dataset, "videos", f"video{video_id}.mp4")
     decoded = video.decode_video(path, manifest_lib.sampling_config(info.manifest), info.signature.image_size)
-    count = export.CNN_CHUNK_FRAMES + export.CNN_CHUNK_FRAMES // 2
+    count = serving.CNN_CHUNK_FRAMES + serving.CNN_CHUNK_FRAMES // 2
     frames = np.resize(decoded.frames, (count, *decoded.frames.shape[1:]))
     frames[:, 0, 0, :] = np.arange(count, dtype=np.uint8)[:, np.newaxis]  # No two frames alike.
     features = export.build_frozen_cnn(info.manifest).embed(frames)
     questions = tf.constant(QUESTIONS[:2])
-    from_frames = loaded.signatures[export.SIGNATURE_FRAMES](frames=tf.constant(frames), question=questions)
-    from_features = loaded.signatures[export.SIGNATURE_FEATURES](
+    from_frames = loaded.signatures[serving.SIGNATURE_FRAMES](frames=tf.constant(frames), question=questions)
+    from_features = loaded.signatures[serving.SIGNATURE_FEATURES](
         question=questions, frame_features=tf.constant(np.repeat(features[np.newaxis], 2, axis=0)),
-        frame_count=tf.fill([2], count))
-    assert (from_frames[export.OUTPUT_ANSWERS].numpy() == from_features[export.OUTPUT_ANSWERS].numpy()).all()
-    np.testing.assert_allclose(from_frames[export.OUTPUT_PROBABILITIES].numpy(),
-                               from_features[export.OUTPUT_PROBABILITIES].numpy(), rtol=1e-4, atol=1e-5)
+        num_frames=tf.fill([2], count))
+    assert (from_frames[serving.OUTPUT_ANSWERS].numpy() == from_features[serving.OUTPUT_ANSWERS].numpy()).all()
+    np.testing.assert_allclose(from_frames[serving.OUTPUT_PROBABILITIES].numpy(),
+                               from_features[serving.OUTPUT_PROBABILITIES].numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_saved_model_loads_without_our_code_and_lists_its_signatures(exported, test_videos):
@@ -141,7 +141,7 @@ def test_saved_model_loads_without_our_code_and_lists_its_signatures(exported, t
         model = tf.saved_model.load({export_dir!r})
         outputs = model.signatures["serving_features"](
             question=tf.constant(["how many circles are there?"]),
-            frame_features=tf.zeros([1, 3, 2048]), frame_count=tf.constant([3]))
+            frame_features=tf.zeros([1, 3, 2048]), num_frames=tf.constant([3]))
         ours = sorted(name for name in sys.modules if name.split(".")[0] in
                       ("features", "model", "pipeline", "tensorflow_transform", "tf_keras"))
         print(json.dumps({{"signatures": sorted(model.signatures),
@@ -154,13 +154,13 @@ def test_saved_model_loads_without_our_code_and_lists_its_signatures(exported, t
                             timeout=300, env=dict(environment, TF_CPP_MIN_LOG_LEVEL="2"))
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report == {"signatures": [export.SIGNATURE_FEATURES, export.SIGNATURE_FRAMES],
+    assert report == {"signatures": [serving.SIGNATURE_FEATURES, serving.SIGNATURE_FRAMES],
                       "answers": [1, 4], "ours": []}
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
     shown = subprocess.run([cli, "show", "--dir", export_dir, "--all"], capture_output=True, text=True,
                            timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     assert shown.returncode == 0, shown.stderr[-3000:]
-    for name in (export.SIGNATURE_FEATURES, export.SIGNATURE_FRAMES, "frame_count", "frames", "question"):
+    for name in (serving.SIGNATURE_FEATURES, serving.SIGNATURE_FRAMES, "num_frames", "frames", "question"):
         assert name in shown.stdout
     extra = os.path.join(export_dir, storage.EXPORT_EXTRA_DIR)
     assert json.load(open(os.path.join(extra, storage.EXPORT_MANIFEST_FILE)))[
@@ -174,6 +174,8 @@ def test_predict_answers_questions_about_a_video(exported, synthetic_dataset, te
                                       "--question", QUESTIONS[0], "--question", QUESTIONS[1],
                                       "--top_k", "3", "--json")
     assert result.returncode == 0, result.stderr[-3000:]
+    for noise in ("cudart_stub", "cpu_feature_guard", "All log messages before absl", "cuInit"):
+        assert noise not in result.stderr  # Quiet by default (--verbose shows the libraries' lines).
     answers = json.loads(result.stdout)
     assert [entry["question"] for entry in answers] == QUESTIONS[:2]
     for entry in answers:

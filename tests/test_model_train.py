@@ -14,7 +14,7 @@ import os
 import pytest
 
 from features import schema
-from model import callbacks, data_info, evaluate, export, storage, train
+from model import callbacks, checkpoint, data_info, evaluate, storage, train
 from pipeline.synthetic import ORDER_QUESTION_TYPES
 
 import model_helpers
@@ -34,7 +34,7 @@ def train_rows(pipeline_output, trained):
     info = data_info.load_data_info(pipeline_output)
     rows = {}
     for encoder, model_dir in trained.items():
-        model, _, _ = export.load_trained_model(
+        model, _, _ = checkpoint.load_trained_model(
             model_dir, info, storage.join(model_dir, storage.FINAL_WEIGHTS_FILE))
         rows[encoder] = evaluate.predict_split(model, info, schema.TRAIN_SPLIT, verbose=0)
     return rows

@@ -15,6 +15,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 import conftest
+import shared_runs
 from features import cnn, records, schema, text, video
 from features import manifest as manifest_lib
 
@@ -29,10 +30,7 @@ def manifest(pipeline_output):
 @pytest.fixture(scope="module")
 def parsed(pipeline_output, manifest):
     """{split: [record dicts]} read back with the contract's NumPy parser."""
-    dtype = manifest_lib.feature_dtype(manifest)
-    return {split: [records.parse_video_example_numpy(serialized, dtype) for serialized in
-                    records.read_records(schema.record_file_pattern(pipeline_output, split))]
-            for split in schema.SPLITS}
+    return shared_runs.read_parsed(pipeline_output)
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +57,16 @@ def test_the_output_layout_and_every_record_parses_with_the_contract(pipeline_ou
     assert manifest[manifest_lib.MANIFEST_SCHEMA_VERSION] == schema.SCHEMA_VERSION
     max_frames = manifest_lib.sampling_config(manifest).max_sampled_frames
     dtype = manifest_lib.feature_dtype(manifest)
+    assert manifest_lib.feature_dim(manifest) == 2048 and manifest_lib.backbone_name(manifest) == "inception_v3"
+    assert manifest_lib.task(manifest) == schema.TASK_OPEN_ENDED
+    assert set(manifest[manifest_lib.MANIFEST_TIMINGS]) >= {"decode_videos", "embed_frames", "build_records", "wall"}
     for split, videos in parsed.items():
         assert videos
         for example in videos:
             assert example[schema.SPLIT_KEY] == split
             assert example[schema.SCHEMA_VERSION_KEY] == schema.SCHEMA_VERSION
             features = example[schema.FRAME_FEATURES_KEY]
-            assert features.shape == (example[schema.NUM_FRAMES_KEY], schema.FEATURE_DIM)
+            assert features.shape == (example[schema.NUM_FRAMES_KEY], 2048)
             assert 0 < example[schema.NUM_FRAMES_KEY] <= max_frames
             questions = example[schema.QUESTION_KEY]
             for key in (schema.QUESTION_ID_KEY, schema.QUESTION_TYPE_KEY, schema.ANSWER_KEY, schema.LABEL_KEY,
@@ -74,8 +75,8 @@ def test_the_output_layout_and_every_record_parses_with_the_contract(pipeline_ou
             assert all(ids and min(ids) > schema.PADDING_TOKEN_ID for ids in example[schema.QUESTION_TOKEN_IDS_KEY])
     # The TensorFlow parser (the trainer's) agrees with the NumPy one.
     first = next(records.read_records(schema.record_file_pattern(pipeline_output, schema.TRAIN_SPLIT)))
-    from_tensorflow = records.parse_video_example(tf.constant(first), dtype)
-    expected = records.parse_video_example_numpy(first, dtype)
+    from_tensorflow = records.parse_video_example(tf.constant(first), dtype, 2048)
+    expected = records.parse_video_example_numpy(first, dtype, 2048)
     np.testing.assert_array_equal(from_tensorflow[schema.FRAME_FEATURES_KEY].numpy(),
                                   expected[schema.FRAME_FEATURES_KEY])
     assert int(from_tensorflow[schema.NUM_FRAMES_KEY]) == expected[schema.NUM_FRAMES_KEY]
@@ -84,7 +85,7 @@ def test_the_output_layout_and_every_record_parses_with_the_contract(pipeline_ou
 
 def test_features_equal_a_direct_call_of_the_cnn_on_the_same_sampled_frames(synthetic_dataset, manifest, parsed):
     cnn_config = manifest_lib.cnn_config(manifest)
-    frozen = cnn.FrozenCnn(cnn_config["weights"], cnn_config["image_size"])
+    frozen = cnn.FrozenCnn(cnn_config["backbone"], cnn_config["weights"], cnn_config["image_size"])
     assert frozen.describe()["weights_sha256"] == cnn_config["weights_sha256"]
     sampling_config = manifest_lib.sampling_config(manifest)
     for example in parsed[schema.TEST_SPLIT][:3]:
@@ -158,10 +159,12 @@ def test_every_input_row_is_written_or_rejected_with_its_reason(synthetic_datase
             assert line["stage"] and line["source"]
             if isinstance(row["video_id"], int) and row["video_id"] >= 9000:
                 assert f"video{row['video_id']}.mp4" in line["reason"] + line["source"]
-    summary = pipeline_run[1].stdout
+    summary = pipeline_run["stdout"]
     total = sum(len(rows) for rows in annotation_rows(synthetic_dataset).values())
     assert f"input questions: {total} = written {len(written_ids)} + rejected {len(rejected)}" in summary
 
 
-def test_the_run_reports_that_the_cnn_weights_were_random(pipeline_run):
-    assert "RANDOM CNN weights" in pipeline_run[1].stdout
+def test_the_run_reports_that_the_cnn_weights_were_random_and_prints_no_library_noise(pipeline_run):
+    assert "RANDOM InceptionV3 weights" in pipeline_run["stdout"]
+    for noise in ("cudart_stub", "cpu_feature_guard", "All log messages before absl", "cuInit"):
+        assert noise not in pipeline_run["stderr"]
