@@ -290,6 +290,9 @@ def build_bad_dataset(root):
     write_phone_clip(v("phone_sideways.mp4"), upright, rotation_metadata=None)
     synthetic.write_video(v("phone_upright.mp4"), upright, 24)
     write_multi_stream_clip(v("two_streams.mp4"), [3, 5], default_index=1)
+    # Symbolic links: one to a file outside --video_dir (refused), one to a file inside (used).
+    os.symlink(os.path.join(root, "outside.mp4"), v("linked_outside.mp4"))
+    os.symlink(v("good_7.mp4"), v("linked_inside.mp4"))
 
     expected = {}
 
@@ -343,6 +346,8 @@ def build_bad_dataset(root):
         row("video-phone-sideways", "written", "phone_sideways.mp4", "where is the red band?", "left"),
         row("video-phone-upright", "written", "phone_upright.mp4", "where is the red band?", "top"),
         row("video-two-streams", "written", "two_streams.mp4", "how many streams?", "two"),
+        row("video-link-outside", "read_annotations", "linked_outside.mp4", "what is linked?", "nothing"),
+        row("video-link-inside", "written", "linked_inside.mp4", "what is linked?", "something"),
     ]
     for item in train:  # The second "dup-1": rejected as a duplicate of the first.
         if item["id"] == "dup-1#2":

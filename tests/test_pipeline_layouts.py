@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-import conftest
+import shared_runs
 from features import records, schema
 from pipeline import annotations, paths, synthetic
 
@@ -54,12 +54,11 @@ def test_msvd_qa_layout_on_the_multi_processing_direct_runner(tmp_path):
          # A CNN batch smaller than one video: each video is embedded alone, in two calls.
          "--inference_batch_size", "3",
          "--direct_running_mode=multi_processing", "--direct_num_workers=2"],
-        cwd=conftest.REPO_DIR, env=conftest.command_environment(), capture_output=True, text=True, timeout=600)
+        cwd=shared_runs.REPO_DIR, env=shared_runs.command_environment(), capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "input questions: 4 = written 4 + rejected 0" in completed.stdout
     for split, rows in MSVD_QUESTIONS.items():
-        parsed = [records.parse_video_example_numpy(serialized, "uint8") for serialized in
-                  records.read_records(schema.record_file_pattern(output_dir, split))]
+        parsed = shared_runs.read_parsed(output_dir)[split]
         assert sorted(example[schema.VIDEO_ID_KEY] for example in parsed) == sorted(
             {str(row["video_id"]) for row in rows})
         assert sorted(question for example in parsed for question in example[schema.QUESTION_KEY]) == sorted(
@@ -121,6 +120,6 @@ def test_dataflow_dry_run_builds_the_job_offline(tmp_path):
          "--video_dir", "gs://my-bucket/msrvtt/videos", "--output_dir", "gs://my-bucket/features",
          "--runner=DataflowRunner", "--project=my-project", "--region=us-central1",
          "--temp_location=gs://my-bucket/tmp", "--setup_file=./setup.py", "--dry_run=True"],
-        cwd=conftest.REPO_DIR, env=conftest.command_environment(), capture_output=True, text=True, timeout=600)
+        cwd=shared_runs.REPO_DIR, env=shared_runs.command_environment(), capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "dry run: the job was built but not submitted" in completed.stderr

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 REPO_DIR = model_helpers.REPO_DIR
 EPOCHS = 2
-TRAIN_FLAGS = [*model_helpers.SMALL_MODEL_FLAGS, "--batch_size", "4", "--verbose", "0",
+TRAIN_FLAGS = [*model_helpers.SMALL_MODEL_FLAGS, "--batch_size", "4", "--progress", "none",
                "--epochs", str(EPOCHS), "--top_k", "3"]
 
 
@@ -180,6 +180,24 @@ def test_predict_answers_with_the_undamaged_export(model_dir, video_path):
 
 # model.evaluate and model.train.
 
+def test_another_backbone_runs_from_the_pipeline_to_predict(model_dir, data_dir, video_path, capsys):
+    """EfficientNetV2B0 (1280 values per frame): the mapped run's records, training, evaluation, export, predict."""
+    manifest = manifest_lib.read_manifest(data_dir)
+    assert manifest_lib.backbone_name(manifest) == "efficientnet_v2_b0" and manifest_lib.feature_dim(manifest) == 1280
+    parsed = bad_inputs.read_videos(data_dir)
+    assert {video[schema.FRAME_FEATURES_KEY].shape[1] for video in parsed.values()} == {1280}
+    capsys.readouterr()
+    assert evaluate.run(["--data_dir", data_dir, "--model_dir", model_dir, "--split", "val"]) == 0
+    assert "open ended questions, val split" in capsys.readouterr().out
+    loaded = tf.saved_model.load(export_path(model_dir))
+    signature = loaded.signatures["serving_features"]
+    assert signature.structured_input_signature[1]["frame_features"].shape.as_list() == [None, None, 1280]
+    assert predict.run(["--model_dir", model_dir, "--video", video_path, "--question", "what color is the car?",
+                        "--json"]) == 0
+    answers = json.loads(capsys.readouterr().out)
+    assert answers[0]["question"] == "what color is the car?" and len(answers[0]["answers"]) == 3
+
+
 def test_evaluate_refuses_a_damaged_config(model_dir, data_dir, tmp_path, capsys):
     broken = linked_copy(model_dir, tmp_path / "model")
     truncate(config_lib.config_path(broken))
@@ -202,6 +220,7 @@ def test_evaluate_refuses_the_data_of_another_pipeline_configuration(model_dir, 
     error = refused(capsys, evaluate.run, ["--data_dir", other, "--model_dir", model_dir],
                     "does not match the data the model", "re-train")
     assert "answer_vocabulary_sha256" in error and "question_vocabulary_size" in error
+    assert "backbone: saved 'efficientnet_v2_b0', now 'inception_v3'" in error
 
 
 def test_evaluate_refuses_weights_that_are_a_pickle(model_dir, data_dir, tmp_path, capsys):
@@ -218,12 +237,10 @@ def backup_checkpoint(model_dir, data_dir, tmp_path_factory):
     """A real BackupAndRestore checkpoint of this model, as an interrupted `model.train` leaves it."""
     run_config = config_lib.load_run_config(model_dir)
     info = data_info.load_data_info(data_dir)
-    model = network.compile_model(network.build_from_data_info(run_config.network, info),
+    model = network.compile_model(network.build_from_data_info(run_config.network, info), info.task,
                                   run_config.training.learning_rate)
-    signature = info.signature
-    dataset = data.make_dataset(data_dir, schema.TRAIN_SPLIT, signature.feature_dtype, signature.max_frames,
-                                signature.max_question_tokens, run_config.training.batch_size,
-                                training=True, repeat=True)
+    dataset = data.make_dataset(data_dir, schema.TRAIN_SPLIT, data.InputSpec.from_data_info(info),
+                                run_config.training.batch_size, training=True, repeat=True)
     backup_dir = str(tmp_path_factory.mktemp("backup") / storage.BACKUP_DIR)
     model.fit(dataset, epochs=1, steps_per_epoch=1, verbose=0,
               callbacks=[keras.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False)])

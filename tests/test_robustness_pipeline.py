@@ -142,14 +142,14 @@ def test_unusable_video_files_are_rejected_with_the_file_and_reason(run, errors,
 def test_a_one_frame_video_is_accepted_with_its_true_frame_count(videos):
     video = videos["one_frame.mp4"]
     assert video[schema.NUM_FRAMES_KEY] == 1
-    assert video[schema.FRAME_FEATURES_KEY].shape == (1, schema.FEATURE_DIM)
+    assert video[schema.FRAME_FEATURES_KEY].shape == (1, 2048)
     assert np.isfinite(video[schema.FRAME_FEATURES_KEY]).all()
 
 
 def test_a_long_clip_gives_the_sampled_frames_only(videos):
     video = videos["long.mp4"]
     assert video[schema.NUM_FRAMES_KEY] == bad_inputs.FRAMES_PER_VIDEO
-    assert video[schema.FRAME_FEATURES_KEY].shape == (bad_inputs.FRAMES_PER_VIDEO, schema.FEATURE_DIM)
+    assert video[schema.FRAME_FEATURES_KEY].shape == (bad_inputs.FRAMES_PER_VIDEO, 2048)
 
 
 def test_a_4k_clip_is_accepted(videos):
@@ -317,3 +317,10 @@ def test_video_ids_that_would_leave_the_video_dir_are_rejected(errors, videos, i
     assert error["reason"].startswith(f"video path {video_id!r} ") and reason in error["reason"]
     assert error["input"]["video_id"] == video_id
     assert video_id not in videos
+
+
+def test_a_link_inside_the_video_dir_that_points_outside_is_refused(errors, written):
+    refused = [error for error in errors if bad_inputs.error_question_id(error) == "video-link-outside"]
+    assert len(refused) == 1 and "links outside --video_dir" in refused[0]["reason"]
+    assert "--allow_links_outside" in refused[0]["reason"]
+    assert "video-link-inside" in written
