@@ -19,6 +19,9 @@ counted as they arrive and reading stops at the limit. Both are
 `UploadError(413)`, whose response closes the connection so that the rest of
 the body is never read.
 
+A client that goes away mid-upload, or a malformed body, is an
+`UploadError(400)` too (nobody may be left to read it).
+
 Only the uploaded bytes are used: a `video` field sent as plain text (a path
 or a URL) is refused, and the client's file name only labels messages (its
 extension, when it is short and plain, becomes the temporary file's, which
@@ -34,6 +37,7 @@ import typing
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
 VIDEO_FIELD = "video"
 QUESTION_FIELD = "question"
@@ -205,10 +209,11 @@ async def receive_answer_form(request, upload_dir, max_body_bytes):
     The caller owns the returned temporary file: call `.remove()` when done.
     """
     check_declared_size(request.headers, max_body_bytes)
+    boundary = _boundary(request.headers)
     form_reader = _FormReader(upload_dir)
-    parser = MultipartParser(_boundary(request.headers), form_reader.callbacks())
     received = 0
     try:
+        parser = MultipartParser(boundary, form_reader.callbacks())
         async for chunk in request.stream():
             received += len(chunk)
             if received > max_body_bytes:
@@ -227,6 +232,9 @@ async def receive_answer_form(request, upload_dir, max_body_bytes):
     except FormParserError as error:
         form_reader.discard()
         raise UploadError(400, f"malformed multipart/form-data body ({error})") from None
+    except ClientDisconnect:
+        form_reader.discard()
+        raise UploadError(400, "the client went away before the upload ended") from None
     except BaseException:
         form_reader.discard()
         raise

@@ -227,6 +227,21 @@ def test_streamed_upload_over_the_limit_is_cut_off_at_the_limit(service):
     assert sent < 64 * 1024 * 1024, f"the service read {sent} bytes of an upload limited to {MAX_UPLOAD_MB} MB"
 
 
+def test_an_upload_the_client_abandons_leaves_no_file(service):
+    body, content_type = multipart_body([("video", ("clip.mp4", b"\0" * 300_000)), ("question", "q")])
+    host, port = service.url[len("http://"):].rstrip("/").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(f"POST /v1/answer HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n"
+                           f"Content-Length: {len(body)}\r\n\r\n".encode("ascii") + body[:len(body) // 2])
+        deadline = time.monotonic() + 30
+        while not service.uploads_left() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert service.uploads_left(), "the half-sent upload never reached a temporary file"
+    deadline = time.monotonic() + 30  # The client is gone: the service must notice and remove the file.
+    while service.uploads_left() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_twenty_simultaneous_requests_get_the_single_request_answers(service, tiny_model, capsys):
     _, data_dir = tiny_model
     clips = {name: os.path.join(data_dir, "videos", name) for name in CONCURRENT_CLIPS}
