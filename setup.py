@@ -25,8 +25,14 @@ setuptools.setup(
         "av>=14",
         "matplotlib>=3.8",
         "tensorboard>=2.21,<2.22",  # tf.summary (TensorBoard logs); TensorFlow 2.21 no longer pulls it in
+        # python -m model.serve: the ASGI toolkit, its server, and the streaming multipart parser.
+        "starlette>=0.40,<2",
+        "uvicorn>=0.30,<1",
+        "python-multipart>=0.0.18,<1",
     ],
+    package_data={"model": ["static/*.html", "static/*.css", "static/*.js"]},
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout>=2.3"],
+        # playwright drives Debian's /usr/bin/chromium in tests/test_serve_browser.py (no browser download).
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "playwright>=1.45,<2"],
     },
 )
