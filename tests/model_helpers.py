@@ -46,3 +46,8 @@ def trained_model_dir(data_dir, tmp_path_factory, encoder="lstm", export=False, 
         return {"model_dir": model_dir}
 
     return build_once(tmp_path_factory, name, build)["model_dir"]
+
+
+def exported_model(pipeline_output, tmp_path_factory):
+    """The session's open-ended lstm model on conftest's pipeline run, trained once, with its export (top 4)."""
+    return trained_model_dir(pipeline_output, tmp_path_factory, "lstm", export=True, extra_flags=("--top_k", "4"))

@@ -1,10 +1,9 @@
 """Shared by tests/test_serve_*.py: one tiny exported model per session, and real `model.serve` processes.
 
-`served_model_dir(tmp_path_factory)` builds, the first time a test asks for
-it, a tiny open-ended model the way a user does (subprocesses):
-`pipeline.synthetic` (12 clips, 64x48, 1 s) -> `pipeline.run` (random CNN
-weights, 75x75, 8 frames) -> `model.train` (2 epochs, which exports); later
-calls in the session return the same (model dir, data dir).
+`served_model_dir(pipeline_output, synthetic_dataset, tmp_path_factory)` is
+the session's open-ended model with its export (`model_helpers.exported_model`,
+trained on conftest's pipeline run of the synthetic set: random CNN weights,
+96x96, 16 frames), with the data dir holding its clips.
 
 `ServeProcess.start(model_dir, work_dir, *flags)` runs `python -m model.serve
 --port 0 ...` with its own TMPDIR, waits for the line naming its address and
@@ -32,49 +31,26 @@ import uuid
 
 from model_helpers import REPO_DIR, command_environment
 
-TINY_VIDEOS = 12
-TINY_SEED = 1
-TINY_SYNTHETIC_FLAGS = ["--width", "64", "--height", "48", "--seconds", "1"]
-TINY_PIPELINE_FLAGS = ["--cnn_weights", "random", "--image_size", "75", "--frames_per_video", "8"]
-TINY_FRAMES = 8
-TINY_TRAIN_FLAGS = ["--epochs", "2", "--batch_size", "8", "--progress", "none", "--video_units", "32",
-                    "--question_units", "16", "--embedding_dim", "16", "--hidden_units", "32"]
+SERVED_FRAMES = 16      # conftest.PIPELINE_FLAGS: --frames_per_video 16
+SERVED_IMAGE_SIZE = 96  # and --image_size 96
 MAX_UPLOAD_MB = 1
 SERVICE_FLAGS = ["--max_upload_mb", str(MAX_UPLOAD_MB), "--workers", "2"]
 START_TIMEOUT_SECONDS = 240
 STOP_TIMEOUT_SECONDS = 60
 ANNOUNCEMENT = re.compile(r"model\.serve: answering .* on (http://\S+/) ")
 
-_built = {}
 _services = {}
 
 
-def _run(module, *args, timeout=900):
-    completed = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO_DIR, env=command_environment(),
-                               capture_output=True, text=True, timeout=timeout)
-    if completed.returncode != 0:
-        raise RuntimeError(f"python -m {module} failed ({completed.returncode}):\n{completed.stderr[-4000:]}")
-    return completed
+def served_model_dir(pipeline_output, synthetic_dataset, tmp_path_factory):
+    """(model dir with M/export, synthetic data dir) of the session's open-ended model."""
+    import model_helpers
+    return model_helpers.exported_model(pipeline_output, tmp_path_factory), synthetic_dataset
 
 
-def served_model_dir(tmp_path_factory):
-    """(model dir with M/export, synthetic data dir) of the session's tiny open-ended model."""
-    if "tiny" not in _built:
-        root = tmp_path_factory.mktemp("served_model")
-        data_dir, records_dir, model_dir = (str(root / name) for name in ("data", "records", "model"))
-        _run("pipeline.synthetic", "--output_dir", data_dir, "--num_videos", str(TINY_VIDEOS),
-             "--seed", str(TINY_SEED), *TINY_SYNTHETIC_FLAGS)
-        _run("pipeline.run", "--annotations", os.path.join(data_dir, "*_qa.json"),
-             "--video_dir", os.path.join(data_dir, "videos"), "--output_dir", records_dir, *TINY_PIPELINE_FLAGS)
-        _run("model.train", "--data_dir", records_dir, "--model_dir", model_dir, *TINY_TRAIN_FLAGS)
-        _built["tiny"] = (model_dir, data_dir)
-    return _built["tiny"]
-
-
-def shared_service(request, tmp_path_factory):
-    """The session's ServeProcess on the tiny model; `request`: any fixture's pytest request."""
+def shared_service(request, model_dir, tmp_path_factory):
+    """This test process's ServeProcess on `model_dir`; `request`: any fixture's pytest request."""
     if "shared" not in _services:
-        model_dir, _ = served_model_dir(tmp_path_factory)
         running = ServeProcess.start(model_dir, str(tmp_path_factory.mktemp("serve")), *SERVICE_FLAGS)
         _services["shared"] = running
         request.session.addfinalizer(functools.partial(_stop_and_check, running))
@@ -94,7 +70,7 @@ def questions_about(data_dir, video_name):
     video_id = int(re.sub(r"\D", "", os.path.splitext(video_name)[0]))
     questions = []
     for split in ("train", "val", "test"):
-        with open(os.path.join(data_dir, f"{split}_qa.json"), encoding="utf-8") as qa_file:
+        with open(os.path.join(data_dir, "annotations", f"{split}_qa.json"), encoding="utf-8") as qa_file:
             questions += [row["question"] for row in json.load(qa_file) if row["video_id"] == video_id]
     return questions
 

@@ -25,7 +25,7 @@ UNKNOWN_ANSWER = "zebra crossing"
 
 @pytest.fixture(scope="module")
 def model_dir(pipeline_output, tmp_path_factory):
-    return model_helpers.trained_model_dir(pipeline_output, tmp_path_factory, "lstm")
+    return model_helpers.exported_model(pipeline_output, tmp_path_factory)
 
 
 def copy_data_dir(pipeline_output, destination):

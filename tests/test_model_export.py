@@ -37,9 +37,7 @@ def info(pipeline_output):
 
 @pytest.fixture(scope="module")
 def exported(pipeline_output, tmp_path_factory):
-    model_dir = model_helpers.trained_model_dir(pipeline_output, tmp_path_factory, "lstm")
-    assert export.run(["--model_dir", model_dir, "--data_dir", pipeline_output, "--top_k", "4"]) == 0
-    return model_dir
+    return model_helpers.exported_model(pipeline_output, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def trained(pipeline_output, tmp_path_factory):
-    return {encoder: model_helpers.trained_model_dir(pipeline_output, tmp_path_factory, encoder)
-            for encoder in ("lstm", "mean", "none")}
+    models = {encoder: model_helpers.trained_model_dir(pipeline_output, tmp_path_factory, encoder)
+              for encoder in ("mean", "none")}
+    return dict(models, lstm=model_helpers.exported_model(pipeline_output, tmp_path_factory))
 
 
 @pytest.fixture(scope="module")

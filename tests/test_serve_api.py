@@ -23,7 +23,7 @@ import pytest
 
 import bad_inputs
 from model_helpers import REPO_DIR, command_environment
-from serve_helpers import (MAX_UPLOAD_MB, TINY_FRAMES, ask, fetch, multipart_body, questions_about,
+from serve_helpers import (MAX_UPLOAD_MB, SERVED_FRAMES, SERVED_IMAGE_SIZE, ask, fetch, multipart_body, questions_about,
                            served_model_dir, shared_service)
 
 pytestmark = pytest.mark.slow  # The shared fixture trains and exports a model (1-3 minutes).
@@ -36,13 +36,13 @@ MAX_RSS_GROWTH_MB = 150
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return served_model_dir(tmp_path_factory)
+def tiny_model(pipeline_output, synthetic_dataset, tmp_path_factory):
+    return served_model_dir(pipeline_output, synthetic_dataset, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
-def service(request, tmp_path_factory):
-    return shared_service(request, tmp_path_factory)
+def service(request, tiny_model, tmp_path_factory):
+    return shared_service(request, tiny_model[0], tmp_path_factory)
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +64,7 @@ def test_health_and_model_description(service):
     assert status == 200
     assert description["task"] == "open_ended" and description["num_candidates"] == 0
     assert description["backbone"] == "inception_v3" and description["feature_dim"] == 2048
-    assert description["image_size"] == 75
+    assert description["image_size"] == SERVED_IMAGE_SIZE
     assert description["vocabulary"]["answers"] > 1 and description["vocabulary"]["question_tokens"] > 1
     assert "RANDOM" in description["cnn_note"]
     assert description["max_upload_bytes"] == MAX_UPLOAD_MB * 1024 * 1024
@@ -104,10 +104,10 @@ def test_answers_equal_model_predict_on_the_same_clip(service, tiny_model, clip)
         assert [item["probability"] for item in served["answers"]] == pytest.approx(
             [item["probability"] for item in printed["answers"]], abs=1e-5)
     assert result["task"] == "open_ended"
-    assert result["video"]["filename"] == "video8.mp4" and result["video"]["num_frames"] == TINY_FRAMES
-    assert len(result["frame_times"]) == TINY_FRAMES and result["frame_times"] == sorted(result["frame_times"])
+    assert result["video"]["filename"] == "video8.mp4" and result["video"]["num_frames"] == SERVED_FRAMES
+    assert len(result["frame_times"]) == SERVED_FRAMES and result["frame_times"] == sorted(result["frame_times"])
     assert 0 <= result["frame_times"][0] and result["frame_times"][-1] <= result["video"]["duration"]
-    assert len(result["thumbnails"]) == TINY_FRAMES
+    assert len(result["thumbnails"]) == SERVED_FRAMES
     for url in result["thumbnails"]:
         prefix = "data:image/jpeg;base64,"
         assert url.startswith(prefix)

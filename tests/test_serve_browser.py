@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 
-from serve_helpers import TINY_FRAMES, ask, questions_about, served_model_dir, shared_service
+from serve_helpers import SERVED_FRAMES, SERVED_IMAGE_SIZE, ask, questions_about, served_model_dir, shared_service
 
 pytestmark = pytest.mark.slow  # The shared fixture trains and exports a model (1-3 minutes).
 
@@ -38,13 +38,13 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return served_model_dir(tmp_path_factory)
+def tiny_model(pipeline_output, synthetic_dataset, tmp_path_factory):
+    return served_model_dir(pipeline_output, synthetic_dataset, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
-def service(request, tmp_path_factory):
-    return shared_service(request, tmp_path_factory)
+def service(request, tiny_model, tmp_path_factory):
+    return shared_service(request, tiny_model[0], tmp_path_factory)
 
 
 @pytest.fixture
@@ -84,9 +84,9 @@ def test_page_answers_questions_about_an_uploaded_clip(page, service, tiny_model
         assert block.locator(".answer-text").all_inner_texts() == [item["answer"] for item in answer["answers"]]
         shown = [float(text.rstrip("%")) for text in block.locator(".probability").all_inner_texts()]
         assert shown == pytest.approx([100 * item["probability"] for item in answer["answers"]], abs=0.051)
-    assert page.locator("#frames figure").count() == TINY_FRAMES
+    assert page.locator("#frames figure").count() == SERVED_FRAMES
     loaded = page.eval_on_selector_all("#frames img", "images => images.map(image => image.naturalWidth)")
-    assert loaded == [75] * TINY_FRAMES  # Real JPEGs, decoded by the browser at the model's frame size.
+    assert loaded == [SERVED_IMAGE_SIZE] * SERVED_FRAMES  # Real JPEGs, decoded by the browser at the model's frame size.
     captions = page.locator("#frames figcaption").all_inner_texts()
     assert captions[0].endswith(" s") and "video8.mp4" in page.inner_text("#video-summary")
     screenshot = tmp_path / "serve.png"
