@@ -64,6 +64,7 @@ class PipelineConfig:
 
     @classmethod
     def from_args(cls, args):
+        sampling = sampling_lib.SamplingConfig(args.frames_per_video, args.fps, args.max_frames)
         if args.fps and args.frames_per_video != schema.DEFAULT_FRAMES_PER_VIDEO:
             raise ValueError("give either --frames_per_video or --fps/--max_frames, not both")
         return cls(
@@ -71,7 +72,7 @@ class PipelineConfig:
             layout=args.layout, video_pattern=args.video_pattern, video_mapping=args.video_mapping,
             allow_links_outside=args.allow_links_outside, backbone=args.cnn, cnn_weights=args.cnn_weights,
             image_size=args.image_size,
-            sampling=sampling_lib.SamplingConfig(args.frames_per_video, args.fps, args.max_frames),
+            sampling=sampling,
             feature_dtype=args.feature_dtype, answer_top_k=args.answer_top_k,
             max_question_tokens=args.max_question_tokens, inference_batch_size=args.inference_batch_size,
             decode_threads=args.decode_threads, large_model=args.large_model,

@@ -29,7 +29,7 @@ import time
 import apache_beam as beam
 import tensorflow_transform.beam as tft_beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import DebugOptions, PipelineOptions, SetupOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions, StandardOptions
 
 from features import cli, cnn, schema
 from features import manifest as manifest_lib
@@ -60,7 +60,15 @@ def make_runner(options):
 
 
 def plan_inputs(config, dry_run):
-    """(annotation sources, task, candidates per question); clear errors before any work."""
+    """(annotation sources, task, candidates per question); clear errors before any work.
+
+    A dry run reads local annotation files only: building a job must not wait
+    for credentials or a network it may not have (remote files are planned by
+    the real run).
+    """
+    if dry_run and "://" in config.annotations:
+        logging.info("dry run: %s is not read (remote); the job is built without its sources", config.annotations)
+        return [], schema.TASK_OPEN_ENDED, 0
     try:
         matched = [metadata.path for metadata in FileSystems.match([config.annotations])[0].metadata_list]
     except Exception as error:
@@ -111,7 +119,7 @@ def run(argv=None, test_pipeline=None):
     args, beam_args = cli.parse_pipeline_args(parser, argv)
     options = PipelineOptions(beam_args)
     options.view_as(SetupOptions).save_main_session = False
-    dry_run = bool(getattr(options.view_as(DebugOptions), "dry_run", False))
+    dry_run = str(options.get_all_options().get("dry_run", False)) == "True"  # TestOptions; a string.
     config = config_lib.PipelineConfig.from_args(args)
     mapping = paths.read_mapping(config.video_mapping) if config.video_mapping else None
     sources, task, num_candidates = plan_inputs(config, dry_run)

@@ -119,7 +119,12 @@ def test_dataflow_dry_run_builds_the_job_offline(tmp_path):
         [sys.executable, "-m", "pipeline.run", "--annotations", "gs://my-bucket/msrvtt/*_qa.json",
          "--video_dir", "gs://my-bucket/msrvtt/videos", "--output_dir", "gs://my-bucket/features",
          "--runner=DataflowRunner", "--project=my-project", "--region=us-central1",
-         "--temp_location=gs://my-bucket/tmp", "--setup_file=./setup.py", "--dry_run=True"],
+         "--temp_location=gs://my-bucket/tmp", "--setup_file=./setup.py", "--dry_run=True",
+         # Every real Dataflow option passes the strict flag check (GPU workers, a worker image).
+         "--sdk_container_image=us-docker.pkg.dev/my-project/videoqa/worker:1",
+         "--dataflow_service_options=worker_accelerator=type:nvidia-l4;count:1;install-nvidia-driver",
+         "--experiments=no_use_multiple_sdk_containers", "--machine_type=g2-standard-8", "--max_num_workers=20",
+         "--cnn", "efficientnet_v2_b0", "--feature_cache", "gs://my-bucket/feature-cache"],
         cwd=shared_runs.REPO_DIR, env=shared_runs.command_environment(), capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "dry run: the job was built but not submitted" in completed.stderr

@@ -151,7 +151,8 @@ def someone_elses_saved_model(model_dir):
 
 
 @pytest.mark.parametrize("damage, fragments", [
-    (other_schema_version, ["manifest.json has record schema version 2 but this toolkit reads version 1",
+    (other_schema_version, [f"manifest.json has record schema version {schema.SCHEMA_VERSION + 1} but this "
+                            f"toolkit reads version {schema.SCHEMA_VERSION}",
                             "re-run `python -m pipeline.run`", "python -m model.export"]),
     (no_sampling_settings, ["assets.extra lacks a setting the export needs", "'sampling'", "export again"]),
     (no_export_settings, ["assets.extra lacks a setting the export needs", "'export'", "export again"]),

@@ -104,7 +104,8 @@ def test_a_bad_flag_exits_2_with_one_line_on_stderr(mapped, tmp_path):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--image_size", "74"], "--image_size 74 is below InceptionV3's minimum input of 75x75"),
+    (["--image_size", "31"], "--image_size 31 is below EfficientNetV2B0's minimum input of 32x32"),
+    (["--cnn", "inception_v3", "--image_size", "74"], "--image_size 74 is below InceptionV3's minimum input of 75x75"),
     (["--cnn_weights", "{tmp}/no_such.weights.h5"],
      "--cnn_weights '{tmp}/no_such.weights.h5': no such weights file (expected 'imagenet', 'random[:SEED]'"),
     (["--fps", "2"], "--max_frames must be a positive number of frames with --fps, got 0"),
