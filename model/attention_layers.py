@@ -18,8 +18,11 @@ import tf_keras as keras
 
 # Feed-forward hidden size of a Transformer block, as a multiple of its width.
 FEED_FORWARD_MULTIPLIER = 4
-# Initial scale of the learned positions and the class token (as BERT/ViT).
-EMBEDDING_INIT_STDDEV = 0.02
+# Initial scale of the learned positions (as BERT/ViT): small next to the projected frames.
+POSITION_INIT_STDDEV = 0.02
+# The class token starts at the scale of a projected frame: a tiny one makes the first
+# LayerNorm's gradient 1/stddev times larger, which overflows float16 under mixed precision.
+CLASS_TOKEN_INIT_STDDEV = 1.0
 
 
 def masked_softmax(scores, mask):
@@ -111,9 +114,10 @@ class FrameTransformer(keras.layers.Layer):
     def build(self, input_shape):
         self.position_embeddings = self.add_weight(
             name="position_embeddings", shape=[self.max_frames, self.width],
-            initializer=keras.initializers.TruncatedNormal(stddev=EMBEDDING_INIT_STDDEV))
-        self.class_token = self.add_weight(name="class_token", shape=[self.width],
-                                           initializer=keras.initializers.TruncatedNormal(stddev=EMBEDDING_INIT_STDDEV))
+            initializer=keras.initializers.TruncatedNormal(stddev=POSITION_INIT_STDDEV))
+        self.class_token = self.add_weight(
+            name="class_token", shape=[self.width],
+            initializer=keras.initializers.TruncatedNormal(stddev=CLASS_TOKEN_INIT_STDDEV))
         super().build(input_shape)
 
     def call(self, frames, mask, training=None):
