@@ -1,7 +1,7 @@
 """Every video encoder with every task: masking, frame order, frame weights, training, mixed
 precision, MirroredStrategy, weights files, a plain-TensorFlow SavedModel, and the --explain picture.
 
-Tiny models (feature_dim 16, see tests/network_helpers.py), built once per module.
+Tiny models (feature_dim 16, see tests/network_helpers.py), built once per session and shared.
 """
 
 import os

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from features import schema
-from model import config, network
-from network_helpers import (MODELS, NUM_ANSWERS, NUM_CANDIDATES, TIGHT_FRAMES, TIGHT_TOKENS, example_batch,
-                             make_inputs, run_model, small_model, with_frames)
+from model import config, encoders, network
+from network_helpers import (FEATURE_DIM, MAX_FRAMES, MODELS, NUM_ANSWERS, NUM_CANDIDATES, TIGHT_FRAMES,
+                             TIGHT_TOKENS, example_batch, make_inputs, run_model, small_model, with_frames)
 
 
 @pytest.fixture(scope="module")
@@ -94,13 +94,20 @@ def test_configuration_errors_are_value_errors():
         network.build_model(config.NetworkConfig(), schema.TASK_OPEN_ENDED, 16, 20, 0, np.zeros(16), np.ones(16))
 
 
-def test_transformer_positions_come_from_the_data_or_the_flag():
+def test_transformer_positions_come_from_the_data_or_the_flag(models):
     with pytest.raises(ValueError, match="--transformer_max_frames"):
         small_model("transformer", max_frames=None)
     with pytest.raises(ValueError, match="--transformer_max_frames 4 is below the data's 8 frames"):
         small_model("transformer", max_frames=8, transformer_max_frames=4)
     table = small_model("transformer", max_frames=None, transformer_max_frames=12).get_layer(
-        "frame_attention").position_embeddings
+        encoders.FRAME_WEIGHTS_LAYER).position_embeddings
     assert tuple(table.shape) == (12, 8)
-    assert network.resolve_max_frames(config.NetworkConfig(video_encoder="transformer"), 16).transformer_max_frames == 16
+    resolved = network.resolve_max_frames(config.NetworkConfig(video_encoder="transformer"), 16)
+    assert resolved.transformer_max_frames == 16
     assert network.resolve_max_frames(config.NetworkConfig(), None) == config.NetworkConfig()  # lstm: no table.
+    # More real frames than learned positions is an error, not a silent reuse of the last one.
+    rng = np.random.default_rng(9)
+    too_long = ([rng.normal(size=(MAX_FRAMES + 2, FEATURE_DIM)).astype(np.float32)], [np.array([3, 4])], None)
+    import tensorflow as tf
+    with pytest.raises(tf.errors.InvalidArgumentError, match="more frames than the transformer's 8 learned positions"):
+        run_model(models.get("transformer"), make_inputs(too_long, MAX_FRAMES + 2, 2))
