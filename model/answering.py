@@ -117,6 +117,11 @@ class ExportedModel:
                               f"`python -m model.export`: {_reexport(self.model_dir)}")
         return loaded, loaded.signatures[name]
 
+    @property
+    def gives_frame_weights(self):
+        """True when the export returns frame weights (models with attention or transformer encoders)."""
+        return serving.OUTPUT_FRAME_WEIGHTS in self._signature.structured_outputs
+
     def describe(self):
         """What a client may want to know about the model (see `model.serve`'s /v1/model)."""
         cnn = manifest_lib.cnn_config(self.manifest)

@@ -17,7 +17,11 @@ CONFIG_FORMAT_VERSION = 2
 
 @dataclasses.dataclass(frozen=True)
 class NetworkConfig:
-    """Layer sizes and the video encoder (see `model.network`)."""
+    """Layer sizes and the video encoder (see `model.network` and `model.encoders`).
+
+    The transformer_* sizes are used by `--video_encoder transformer` only;
+    `transformer_max_frames` 0 means the data's most sampled frames per clip.
+    """
 
     video_encoder: str = "lstm"
     embedding_dim: int = 128
@@ -25,15 +29,26 @@ class NetworkConfig:
     video_units: int = 256
     hidden_units: int = 256
     dropout: float = 0.2
+    transformer_layers: int = 2
+    transformer_heads: int = 4
+    transformer_width: int = 128
+    transformer_max_frames: int = 0
 
     def __post_init__(self):
         from model import encoders  # The table of encoders; fails on an unknown name.
         encoders.get_encoder(self.video_encoder)
-        for name in ("embedding_dim", "question_units", "video_units", "hidden_units"):
+        for name in ("embedding_dim", "question_units", "video_units", "hidden_units",
+                     "transformer_layers", "transformer_heads", "transformer_width"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if self.transformer_width % self.transformer_heads:
+            raise ValueError(f"--transformer_width {self.transformer_width} must be a multiple of "
+                             f"--transformer_heads {self.transformer_heads} (each head gets width / heads)")
+        if self.transformer_max_frames < 0:
+            raise ValueError(f"--transformer_max_frames must be 0 (the data's max frames) or positive, "
+                             f"got {self.transformer_max_frames}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,19 +2,31 @@
 
 Chosen by name through VIDEO_ENCODERS, which fails on an unknown name:
 
-  lstm   an LSTM over the real frames, its last state (order-aware; the original design)
-  mean   the masked mean of the frames, then a Dense layer (bag of frames)
-  none   no video at all: the question-only baseline (returns None)
+  lstm         an LSTM over the real frames, its last state (order-aware; the original design)
+  mean         the masked mean of the frames, then a Dense layer (bag of frames)
+  attention    a bidirectional LSTM over the frames; the question attends over its per-frame
+               states (additive attention, padded frames masked out of the softmax); the
+               attended summary joins the final states: concat -> Dense (order-aware)
+  transformer  a small Transformer encoder over the frames with learned positions and a
+               class token (`--transformer_layers/_heads/_width/_max_frames`; order-aware)
+  none         no video at all: the question-only baseline (returns None)
 
 Every encoder gets `(network_config, frames [B, T, D] normalised, mask [B, T]
 of the real frames, question_vector [B, H])` and must ignore padded frames.
-Encoders that attend over frames return (video vector, frame weights [B, T]);
-the others return (video vector, None).
+It returns (video vector [B, video_units] or None, frame weights [B, T] or
+None). Frame weights (attention, transformer) sum to one over the real frames,
+are zero on padding, and come out of the layer named FRAME_WEIGHTS_LAYER (its
+second output), where `model.network.frame_weights_model` finds them.
 """
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
+
+from model import attention_layers
+
+# The layer whose outputs are (video summary, frame weights [B, T]) in encoders that weigh frames.
+FRAME_WEIGHTS_LAYER = "frame_attention"
 
 
 class FrameMask(keras.layers.Layer):
@@ -72,6 +84,26 @@ def encode_mean(network_config, frames, mask, question_vector):
     return keras.layers.Dense(network_config.video_units, activation="tanh", name="video_dense")(mean), None
 
 
+def encode_attention(network_config, frames, mask, question_vector):
+    """Question-guided attention over bidirectional LSTM states, joined with the final states."""
+    units_per_direction = max(1, network_config.video_units // 2)
+    states, forward_h, _, backward_h, _ = keras.layers.Bidirectional(
+        keras.layers.LSTM(units_per_direction, return_sequences=True, return_state=True),
+        name="video_bilstm")(frames, mask=mask)
+    summary, weights = attention_layers.QuestionAttention(network_config.video_units, name=FRAME_WEIGHTS_LAYER)(
+        states, question_vector, mask)
+    joined = keras.layers.Concatenate(name="video_attended_and_final")([summary, forward_h, backward_h])
+    return keras.layers.Dense(network_config.video_units, activation="tanh", name="video_dense")(joined), weights
+
+
+def encode_transformer(network_config, frames, mask, question_vector):
+    """A Transformer over the frames, pooled by its class token (network_config.transformer_*)."""
+    pooled, weights = attention_layers.FrameTransformer(
+        network_config.transformer_width, network_config.transformer_heads, network_config.transformer_layers,
+        network_config.transformer_max_frames, network_config.dropout, name=FRAME_WEIGHTS_LAYER)(frames, mask)
+    return keras.layers.Dense(network_config.video_units, activation="tanh", name="video_dense")(pooled), weights
+
+
 def encode_none(network_config, frames, mask, question_vector):
     return None, None
 
@@ -79,8 +111,12 @@ def encode_none(network_config, frames, mask, question_vector):
 VIDEO_ENCODERS = {
     "lstm": encode_lstm,
     "mean": encode_mean,
+    "attention": encode_attention,
+    "transformer": encode_transformer,
     "none": encode_none,
 }
+# Encoders whose position embeddings need the most frames per clip (`transformer_max_frames`).
+ENCODERS_WITH_POSITIONS = ("transformer",)
 
 
 def get_encoder(name):

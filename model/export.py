@@ -166,7 +166,8 @@ def export_model(model_dir, data_info, top_k=serving.DEFAULT_TOP_K, weights_path
     if top_k <= 0:
         raise ValueError(f"--top_k must be positive, got {top_k}")
     model, run_config, weights_path = checkpoint.load_trained_model(model_dir, data_info, weights_path)
-    module = ServingModule(model, data_info, build_frozen_cnn(data_info.manifest), top_k)
+    # An encoder that weighs frames is served with its frame weights (same layers and variables).
+    module = ServingModule(network.serving_model(model), data_info, build_frozen_cnn(data_info.manifest), top_k)
     export_dir = storage.join(model_dir, storage.EXPORT_DIR)
     local = "://" not in export_dir
     staging_dir = f"{export_dir}.tmp-{uuid.uuid4().hex[:8]}" if local else export_dir

@@ -9,20 +9,29 @@
   count            concat(video, question) -> Dense(relu) -> Dropout -> Dense(1), linear
                    (MSE; predictions are clipped to the training range when answering)
 
-Video encoders come from `model.encoders` (lstm, mean, none). Inputs are the
-raw stored features and the real frame count (`num_frames`): frames past the
-count are masked, so their values never reach the output. The normalisation
-statistics are non-trainable weights, saved with the others. Outputs run in
-float32 under a mixed-precision policy.
+Video encoders come from `model.encoders` (lstm, mean, attention, transformer,
+none). Inputs are the raw stored features and the real frame count
+(`num_frames`): frames past the count are masked, so their values never reach
+the output. The normalisation statistics are non-trainable weights, saved
+with the others. Outputs run in float32 under a mixed-precision policy.
+
+The model trained and saved has one output, the answer, so its metrics keep
+their plain names (`accuracy`, `val_accuracy`, `mse`). For encoders that weigh
+frames (attention, transformer), `frame_weights_model(model)` returns a second
+Keras model on the same layers and variables with the outputs
+{"answer": ..., "frame_weights": [B, T]}: the export serves that one.
 """
+
+import dataclasses
 
 import tensorflow as tf
 import tf_keras as keras
 
-from features import schema
+from features import schema, serving
 from model import encoders
 
-VIDEO_WEIGHTS_OUTPUT = "frame_weights"
+ANSWER_OUTPUT = "answer"
+VIDEO_WEIGHTS_OUTPUT = serving.OUTPUT_FRAME_WEIGHTS  # The Keras output key is the serving name.
 
 
 def model_inputs(task, feature_dim):
@@ -66,19 +75,35 @@ def _encode_candidates(network_config, embedding, candidate_token_ids):
                                name="unflatten_candidates")([vectors, candidate_token_ids])
 
 
+def resolve_max_frames(network_config, max_frames):
+    """network_config with `transformer_max_frames` set (0 means the data's `max_frames`)."""
+    if network_config.video_encoder not in encoders.ENCODERS_WITH_POSITIONS:
+        return network_config
+    if network_config.transformer_max_frames == 0:
+        if not max_frames:
+            raise ValueError(f"--video_encoder {network_config.video_encoder} learns one embedding per frame "
+                             f"position: give the data's max frames per clip or --transformer_max_frames")
+        return dataclasses.replace(network_config, transformer_max_frames=int(max_frames))
+    if max_frames and network_config.transformer_max_frames < max_frames:
+        raise ValueError(f"--transformer_max_frames {network_config.transformer_max_frames} is below the "
+                         f"data's {max_frames} frames per clip: raise it, or leave it 0 to use the data's")
+    return network_config
+
+
 def build_model(network_config, task, feature_dim, embedding_input_dim, num_answers, feature_mean,
-                feature_stddev):
+                feature_stddev, max_frames=None):
     """The uncompiled Keras model for `task`.
 
     Output: open_ended softmax [B, num_answers]; multiple_choice softmax [B, C];
-    count [B] (float32). Encoders that attend over frames add a second output,
-    `frame_weights` [B, T].
+    count [B] (float32). `max_frames` (the data's most frames per clip) sizes
+    the transformer's position table unless `--transformer_max_frames` does.
     """
     if task == schema.TASK_OPEN_ENDED and num_answers <= 0:
         raise ValueError(f"the answer vocabulary is empty (num_answers={num_answers})")
     if task not in schema.TASKS:
         raise ValueError(f"unknown task {task!r}; expected one of {', '.join(schema.TASKS)}")
     encode_video = encoders.get_encoder(network_config.video_encoder)
+    network_config = resolve_max_frames(network_config, max_frames)
     inputs = model_inputs(task, feature_dim)
     embedding = keras.layers.Embedding(embedding_input_dim, network_config.embedding_dim,
                                        mask_zero=True, name="question_embedding")
@@ -88,32 +113,49 @@ def build_model(network_config, task, feature_dim, embedding_input_dim, num_answ
     mask = encoders.FrameMask(name="frame_mask")(frames, inputs[schema.NUM_FRAMES_KEY])
     normalized = encoders.FrameNormalization(feature_mean, feature_stddev, dtype="float32",
                                              name="frame_normalization")(frames, mask)
-    video_vector, frame_weights = encode_video(network_config, normalized, mask, question_vector)
+    video_vector, _ = encode_video(network_config, normalized, mask, question_vector)
     context = question_vector if video_vector is None else keras.layers.Concatenate(name="joint")(
         [video_vector, question_vector])
     if task == schema.TASK_MULTIPLE_CHOICE:
         candidates = _encode_candidates(network_config, embedding, inputs[schema.CANDIDATE_TOKEN_IDS_KEY])
         scores = CandidateScores(network_config.hidden_units, network_config.dropout,
                                  name="candidate_scores")(context, candidates)
-        output = keras.layers.Activation("softmax", dtype="float32", name="answer")(scores)
+        output = keras.layers.Activation("softmax", dtype="float32", name=ANSWER_OUTPUT)(scores)
     else:
         hidden = keras.layers.Dense(network_config.hidden_units, activation="relu", name="hidden")(context)
         hidden = keras.layers.Dropout(network_config.dropout, name="dropout")(hidden)
         if task == schema.TASK_OPEN_ENDED:
             logits = keras.layers.Dense(num_answers, name="answer_logits")(hidden)
-            output = keras.layers.Activation("softmax", dtype="float32", name="answer")(logits)
+            output = keras.layers.Activation("softmax", dtype="float32", name=ANSWER_OUTPUT)(logits)
         else:
             value = keras.layers.Dense(1, name="count_value")(hidden)
-            output = keras.layers.Reshape((), dtype="float32", name="answer")(value)
-    outputs = output if frame_weights is None else {
-        "answer": output, VIDEO_WEIGHTS_OUTPUT: keras.layers.Activation(
-            "linear", dtype="float32", name=VIDEO_WEIGHTS_OUTPUT)(frame_weights)}
-    return keras.Model(inputs=inputs, outputs=outputs, name=f"videoqa_{task}_{network_config.video_encoder}")
+            output = keras.layers.Reshape((), dtype="float32", name=ANSWER_OUTPUT)(value)
+    return keras.Model(inputs=inputs, outputs=output, name=f"videoqa_{task}_{network_config.video_encoder}")
+
+
+def frame_weights_model(model):
+    """A model sharing `model`'s layers with outputs {"answer", "frame_weights" [B, T] float32}.
+
+    None when the model's video encoder does not weigh frames (lstm, mean,
+    none). It creates no variables: weights loaded into `model` are its own.
+    """
+    try:
+        layer = model.get_layer(encoders.FRAME_WEIGHTS_LAYER)
+    except ValueError:
+        return None
+    weights = keras.layers.Activation("linear", dtype="float32", name=VIDEO_WEIGHTS_OUTPUT)(layer.output[1])
+    return keras.Model(inputs=model.inputs, outputs={ANSWER_OUTPUT: model.output, VIDEO_WEIGHTS_OUTPUT: weights},
+                       name=f"{model.name}_with_frame_weights")
+
+
+def serving_model(model):
+    """What the export serves: the frame-weights model when there is one, else `model`."""
+    return frame_weights_model(model) or model
 
 
 def answer_output(outputs):
-    """The answer tensor of a model call (models with frame weights return a dict)."""
-    return outputs["answer"] if isinstance(outputs, dict) else outputs
+    """The answer tensor of a model call (a frame-weights model returns a dict)."""
+    return outputs[ANSWER_OUTPUT] if isinstance(outputs, dict) else outputs
 
 
 class RoundedAccuracy(keras.metrics.MeanMetricWrapper):
@@ -134,9 +176,6 @@ def compile_model(model, task, learning_rate):
         ignore = schema.OUT_OF_VOCABULARY_LABEL if task == schema.TASK_OPEN_ENDED else None
         loss = keras.losses.SparseCategoricalCrossentropy(ignore_class=ignore)
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    if isinstance(model.output, dict):
-        loss = {"answer": loss, VIDEO_WEIGHTS_OUTPUT: None}
-        metrics = {"answer": metrics}
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
     return model
 
@@ -144,12 +183,11 @@ def compile_model(model, task, learning_rate):
 def build_from_data_info(network_config, data_info):
     """build_model with the task, sizes and statistics of a `DataInfo`."""
     return build_model(network_config, data_info.task, data_info.feature_dim, data_info.embedding_input_dim,
-                       data_info.num_answers, data_info.feature_mean, data_info.feature_stddev)
+                       data_info.num_answers, data_info.feature_mean, data_info.feature_stddev,
+                       max_frames=data_info.max_frames)
 
 
 def monitored_metric(model, task, has_validation):
     """(the metric that picks the best epoch, "max" or "min"): accuracy, or MSE for count."""
     name = "mse" if task == schema.TASK_COUNT else "accuracy"
-    if isinstance(model.output, dict):
-        name = f"answer_{name}"
     return (f"val_{name}" if has_validation else name), ("min" if task == schema.TASK_COUNT else "max")

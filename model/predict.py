@@ -1,7 +1,7 @@
 """Answer questions about one video file with an exported model.
 
     python -m model.predict --model_dir M --video clip.mp4 --question "what is the man doing?"
-        [--question ...] [--candidate A --candidate B ...] [--top_k 5] [--json]
+        [--question ...] [--candidate A --candidate B ...] [--top_k 5] [--json] [--explain OUT.png]
 
 Decodes and samples the video exactly as the pipeline did, loads the
 SavedModel once and answers all questions together (see `model.answering`).
@@ -9,7 +9,9 @@ An open-ended model prints each question's best answers with probabilities;
 a multiple-choice model takes the candidates (`--candidate`, repeated, as
 many as the model was trained with) and prints them ranked; a count model
 prints the number. A missing or undecodable video exits with status 2 and a
-one-line message naming the file and the reason.
+one-line message naming the file and the reason. `--explain OUT.png` (models
+trained with `--video_encoder attention` or `transformer`) also draws the
+sampled frames with the weight each question gave them (`model.explain`).
 """
 
 if __name__ == "__main__":
@@ -19,6 +21,7 @@ if __name__ == "__main__":
     _console.quiet_tensorflow_startup(_sys.argv[1:])
 
 import json
+import os
 import sys
 
 from features import cli
@@ -27,17 +30,36 @@ from model import answering
 DEFAULT_TOP_K = 5
 
 
-def predict(model_dir, video_path, questions, candidates=None, top_k=DEFAULT_TOP_K):
-    """([Answer], DecodedVideo, ExportedModel) for the questions about one video."""
+def predict(model_dir, video_path, questions, candidates=None, top_k=DEFAULT_TOP_K, explain_path=None):
+    """([Answer], DecodedVideo, ExportedModel) for the questions about one video.
+
+    With `explain_path`, refuses (before decoding) a model without frame
+    weights or a picture path in a missing directory.
+    """
     if top_k <= 0:
         raise answering.AnswerError(f"--top_k must be positive, got {top_k}")
     model = answering.ExportedModel(model_dir)
     model.check_questions(questions, candidates)
+    if explain_path:
+        check_explain(model, explain_path)
     if top_k > model.top_k and model.task != "count":
         print(f"model.predict: note: the export returns at most {model.top_k} answers per question "
               f"(re-export with `python -m model.export ... --top_k {top_k}` for more)", file=sys.stderr)
     decoded = model.decode(video_path)
     return model.answer(decoded, questions, candidates, top_k), decoded, model
+
+
+def check_explain(model, explain_path):
+    """AnswerError unless the model gives frame weights and the picture's directory exists."""
+    if not model.gives_frame_weights:
+        encoder = model.describe().get("video_encoder") or "unknown"
+        raise answering.AnswerError(
+            f"--explain needs frame weights, and the model in {model.model_dir} (--video_encoder {encoder}) "
+            f"gives none: train with --video_encoder attention or transformer to see which frames a "
+            f"question looked at")
+    directory = os.path.dirname(os.path.abspath(explain_path))
+    if not os.path.isdir(directory):
+        raise answering.AnswerError(f"--explain {explain_path}: directory {directory} does not exist")
 
 
 def print_answers(video_path, answers, decoded):
@@ -61,10 +83,14 @@ def run(argv=None):
                         help="multiple choice: a candidate answer (repeat, as many as the model takes)")
     parser.add_argument("--top_k", type=int, default=DEFAULT_TOP_K)
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument("--explain", metavar="OUT.png", default=None,
+                        help="write a picture of the sampled frames and the weight each question gave "
+                             "them (models trained with --video_encoder attention or transformer)")
     cli.add_verbose_flag(parser)
     args = parser.parse_args(argv)
     try:
-        answers, decoded, _ = predict(args.model_dir, args.video, args.question, args.candidate, args.top_k)
+        answers, decoded, model = predict(args.model_dir, args.video, args.question, args.candidate, args.top_k,
+                                          args.explain)
     except answering.AnswerError as error:
         print(f"model.predict: error: {error}", file=sys.stderr)
         return 2
@@ -72,6 +98,16 @@ def run(argv=None):
         print(json.dumps([answer.to_dict() for answer in answers], indent=2))
     else:
         print_answers(args.video, answers, decoded)
+    if args.explain:
+        from model import explain
+        try:
+            drawing = explain.explain_answers(decoded, answers, args.explain, os.path.basename(args.video),
+                                              model.describe().get("video_encoder"))
+        except (ValueError, OSError) as error:
+            print(f"model.predict: error: {error}", file=sys.stderr)
+            return 2
+        print(f"wrote {drawing.path} ({drawing.num_rows} question(s) x {drawing.num_frames} frames)",
+              file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

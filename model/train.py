@@ -1,7 +1,9 @@
 """Train the VideoQA model on a pipeline output dir.
 
     python -m model.train --data_dir OUT --model_dir M [--epochs N] [--batch_size B]
-        [--video_encoder lstm|mean|none] [--strategy auto|one_device|mirrored|multi_worker|tpu]
+        [--video_encoder lstm|mean|attention|transformer|none]
+        [--transformer_layers 2 --transformer_heads 4 --transformer_width 128]
+        [--strategy auto|one_device|mirrored|multi_worker|tpu]
 
 The model is built and compiled inside `strategy.scope()`; --batch_size is
 global. Every epoch writes a checkpoint (M/checkpoints/) and a
@@ -52,14 +54,26 @@ def build_parser():
     add("--seed", type=int, default=training_defaults.seed,
         help="seed for initialisation, shuffling and dropout")
     add("--video_encoder", choices=tuple(encoders.VIDEO_ENCODERS), default=network_defaults.video_encoder,
-        help="lstm: order-aware; mean: bag of frames; none: question only")
+        help="lstm: order-aware; mean: bag of frames; attention: the question attends over "
+             "bidirectional LSTM states; transformer: self-attention with learned positions; "
+             "none: question only")
     add("--embedding_dim", type=int, default=network_defaults.embedding_dim,
         help="question token embedding size")
     add("--question_units", type=int, default=network_defaults.question_units, help="question LSTM size")
     add("--video_units", type=int, default=network_defaults.video_units,
-        help="video LSTM (or mean projection) size")
+        help="size of the video vector (the LSTM, or the Dense after the mean, attention or transformer); "
+             "attention's bidirectional LSTM has half of it per direction")
     add("--hidden_units", type=int, default=network_defaults.hidden_units, help="hidden Dense layer size")
-    add("--dropout", type=float, default=network_defaults.dropout, help="dropout before the answer layer")
+    add("--dropout", type=float, default=network_defaults.dropout,
+        help="dropout before the answer layer (and inside the transformer)")
+    add("--transformer_layers", type=int, default=network_defaults.transformer_layers,
+        help="--video_encoder transformer: number of self-attention blocks")
+    add("--transformer_heads", type=int, default=network_defaults.transformer_heads,
+        help="--video_encoder transformer: attention heads per block (must divide --transformer_width)")
+    add("--transformer_width", type=int, default=network_defaults.transformer_width,
+        help="--video_encoder transformer: width of the frame tokens (frames are projected to it)")
+    add("--transformer_max_frames", type=int, default=network_defaults.transformer_max_frames,
+        help="--video_encoder transformer: learned frame positions; 0: the data's most frames per clip")
     add("--strategy", choices=strategy_lib.STRATEGY_CHOICES, default="auto",
         help="tf.distribute strategy (auto: from TF_CONFIG and the local GPUs)")
     add("--tpu", default="", help="TPU name or grpc:// address for --strategy tpu")
@@ -79,7 +93,9 @@ def configs_from_args(args):
     network_config = config_lib.NetworkConfig(
         video_encoder=args.video_encoder, embedding_dim=args.embedding_dim,
         question_units=args.question_units, video_units=args.video_units,
-        hidden_units=args.hidden_units, dropout=args.dropout)
+        hidden_units=args.hidden_units, dropout=args.dropout,
+        transformer_layers=args.transformer_layers, transformer_heads=args.transformer_heads,
+        transformer_width=args.transformer_width, transformer_max_frames=args.transformer_max_frames)
     training_config = config_lib.TrainingConfig(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         shuffle_buffer=args.shuffle_buffer, seed=args.seed)

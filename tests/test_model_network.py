@@ -1,100 +1,62 @@
-"""The Keras model: masking of padded frames and tokens, order awareness, the loss."""
+"""The Keras model's heads and loss: outputs per task, unknown answers, configuration errors.
+
+Masking, order and frame weights of every video encoder are in
+tests/test_model_encoders.py; the tiny models come from tests/network_helpers.py.
+"""
 
 import numpy as np
 import pytest
 
 from features import schema
-from model import config, network
-
-VOCABULARY_INPUT_DIM = 20
-NUM_ANSWERS = 6
-
-
-def small_model(encoder, seed=0):
-    import tf_keras as keras
-    keras.utils.set_random_seed(seed)
-    rng = np.random.default_rng(seed)
-    network_config = config.NetworkConfig(video_encoder=encoder, embedding_dim=8, question_units=8,
-                                          video_units=8, hidden_units=8, dropout=0.5)
-    return network.build_model(network_config, VOCABULARY_INPUT_DIM, NUM_ANSWERS,
-                               rng.normal(size=schema.FEATURE_DIM),
-                               rng.uniform(0.5, 2.0, size=schema.FEATURE_DIM))
+from model import config, encoders, network
+from network_helpers import (FEATURE_DIM, MAX_FRAMES, MODELS, NUM_ANSWERS, NUM_CANDIDATES, TIGHT_FRAMES,
+                             TIGHT_TOKENS, example_batch, make_inputs, run_model, small_model, with_frames)
 
 
-def make_inputs(frames, tokens, frame_length, token_length, fill_frames):
-    """Pad ragged frames/tokens to the given lengths; padded frames get `fill_frames(shape)`."""
-    batch = len(frames)
-    padded_frames = fill_frames((batch, frame_length, schema.FEATURE_DIM)).astype(np.float32)
-    padded_tokens = np.zeros((batch, token_length), np.int32)
-    for index, (video, question) in enumerate(zip(frames, tokens)):
-        padded_frames[index, :len(video)] = video
-        padded_tokens[index, :len(question)] = question
-    return {schema.FRAME_FEATURES_KEY: padded_frames,
-            schema.NUM_FRAMES_KEY: np.array([len(video) for video in frames], np.int32),
-            schema.QUESTION_TOKEN_IDS_KEY: padded_tokens}
+@pytest.fixture(scope="module")
+def models():
+    return MODELS
 
 
-def example_batch(rng):
-    frames = [rng.normal(size=(count, schema.FEATURE_DIM)).astype(np.float32) for count in (5, 3, 8, 1)]
-    tokens = [rng.integers(1, VOCABULARY_INPUT_DIM, size=count) for count in (4, 2, 6, 1)]
-    return frames, tokens
-
-
-@pytest.mark.parametrize("encoder", config.VIDEO_ENCODERS)
-def test_padded_frames_and_tokens_do_not_change_the_output(encoder):
-    rng = np.random.default_rng(1)
-    model = small_model(encoder)
-    frames, tokens = example_batch(rng)
-    tight = make_inputs(frames, tokens, 8, 6, np.zeros)
-    garbage = make_inputs(frames, tokens, 20, 15, lambda shape: rng.normal(0, 1e3, size=shape))
-    np.testing.assert_allclose(model(tight).numpy(), model(garbage).numpy(), rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("encoder", ("lstm", "mean"))
-def test_real_frames_do_change_the_output(encoder):
-    rng = np.random.default_rng(2)
-    model = small_model(encoder)
-    frames, tokens = example_batch(rng)
-    before = model(make_inputs(frames, tokens, 8, 6, np.zeros)).numpy()
-    changed = [video + rng.normal(0, 3.0, size=video.shape) for video in frames]
-    after = model(make_inputs(changed, tokens, 8, 6, np.zeros)).numpy()
-    assert np.abs(before - after).max() > 1e-4
-
-
-def test_question_only_model_ignores_frames():
+def test_question_only_model_ignores_frames(models):
     rng = np.random.default_rng(3)
-    model = small_model("none")
-    frames, tokens = example_batch(rng)
-    changed = [video + rng.normal(0, 3.0, size=video.shape) for video in frames]
-    np.testing.assert_allclose(model(make_inputs(frames, tokens, 8, 6, np.zeros)).numpy(),
-                               model(make_inputs(changed, tokens, 8, 6, np.zeros)).numpy(), atol=1e-7)
+    batch = example_batch(rng)
+    changed = [video + rng.normal(0, 3.0, size=video.shape) for video in batch[0]]
+    model = models.get("none")
+    np.testing.assert_allclose(run_model(model, make_inputs(batch, TIGHT_FRAMES, TIGHT_TOKENS))[0],
+                               run_model(model, make_inputs(with_frames(batch, changed), TIGHT_FRAMES,
+                                                            TIGHT_TOKENS))[0], atol=1e-7)
 
 
-def test_lstm_sees_frame_order_and_mean_does_not():
-    rng = np.random.default_rng(4)
-    frames, tokens = example_batch(rng)
-    reversed_frames = [video[::-1] for video in frames]
-    outputs = {}
-    for encoder in ("lstm", "mean"):
-        model = small_model(encoder)
-        outputs[encoder] = (model(make_inputs(frames, tokens, 8, 6, np.zeros)).numpy(),
-                            model(make_inputs(reversed_frames, tokens, 8, 6, np.zeros)).numpy())
-    np.testing.assert_allclose(*outputs["mean"], rtol=1e-5, atol=1e-6)
-    assert np.abs(outputs["lstm"][0] - outputs["lstm"][1])[[0, 2]].max() > 1e-4
+def test_each_task_has_its_float32_output(models):
+    rng = np.random.default_rng(5)
+    for task in schema.TASKS:
+        batch = example_batch(rng, task)
+        answer, weights = run_model(models.get("lstm", task), make_inputs(batch, TIGHT_FRAMES, TIGHT_TOKENS))
+        assert answer.dtype == np.float32 and weights is None
+        if task == schema.TASK_COUNT:
+            assert answer.shape == (4,)
+        else:
+            assert answer.shape == (4, NUM_ANSWERS if task == schema.TASK_OPEN_ENDED else NUM_CANDIDATES)
+            np.testing.assert_allclose(answer.sum(axis=1), 1.0, rtol=1e-5)
 
 
-def test_output_is_a_float32_distribution_over_answers():
-    model = network.compile_model(small_model("lstm"), 1e-3)
-    frames, tokens = example_batch(np.random.default_rng(5))
-    probabilities = model(make_inputs(frames, tokens, 8, 6, np.zeros)).numpy()
-    assert probabilities.dtype == np.float32 and probabilities.shape == (4, NUM_ANSWERS)
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+def test_candidates_are_scored_by_shared_layers(models):
+    """Multiple choice: permuting the candidates permutes their probabilities, nothing else."""
+    rng = np.random.default_rng(7)
+    frames, tokens, candidates = example_batch(rng, schema.TASK_MULTIPLE_CHOICE)
+    order = [2, 0, 3, 1]
+    permuted = [[question[index] for index in order] for question in candidates]
+    model = models.get("lstm", schema.TASK_MULTIPLE_CHOICE)
+    before = run_model(model, make_inputs((frames, tokens, candidates), TIGHT_FRAMES, TIGHT_TOKENS))[0]
+    after = run_model(model, make_inputs((frames, tokens, permuted), TIGHT_FRAMES, TIGHT_TOKENS))[0]
+    np.testing.assert_allclose(after, before[:, order], rtol=1e-5, atol=1e-7)
+    assert np.abs(before - before[:, order]).max() > 1e-4  # The candidates do differ.
 
 
-def test_unknown_answers_are_left_out_of_the_loss_and_counted_wrong():
-    model = network.compile_model(small_model("lstm"), 1e-3)
-    frames, tokens = example_batch(np.random.default_rng(6))
-    inputs = make_inputs(frames, tokens, 8, 6, np.zeros)
+def test_unknown_answers_are_left_out_of_the_loss_and_counted_wrong(models):
+    model = network.compile_model(models.get("lstm"), schema.TASK_OPEN_ENDED, 1e-3)  # Evaluated, not trained.
+    inputs = make_inputs(example_batch(np.random.default_rng(6)), TIGHT_FRAMES, TIGHT_TOKENS)
     probabilities = model(inputs).numpy()
     predicted = probabilities.argmax(axis=1)
     labels = np.array([schema.OUT_OF_VOCABULARY_LABEL, predicted[1], predicted[2],
@@ -105,6 +67,16 @@ def test_unknown_answers_are_left_out_of_the_loss_and_counted_wrong():
     assert accuracy == pytest.approx(0.5)
 
 
+def test_count_loss_is_the_mean_squared_error(models):
+    model = network.compile_model(models.get("lstm", schema.TASK_COUNT), schema.TASK_COUNT, 1e-3)
+    inputs = make_inputs(example_batch(np.random.default_rng(8), schema.TASK_COUNT), TIGHT_FRAMES, TIGHT_TOKENS)
+    predictions = model(inputs).numpy()
+    labels = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
+    results = model.evaluate(inputs, labels, verbose=0, return_dict=True)
+    assert results["loss"] == pytest.approx(np.mean((predictions - labels) ** 2), rel=1e-4)
+    assert network.monitored_metric(model, schema.TASK_COUNT, True) == ("val_mse", "min")
+
+
 def test_configuration_errors_are_value_errors():
     with pytest.raises(ValueError, match="--video_encoder"):
         config.NetworkConfig(video_encoder="gru")
@@ -112,3 +84,30 @@ def test_configuration_errors_are_value_errors():
         config.NetworkConfig(dropout=1.5)
     with pytest.raises(ValueError, match="--batch_size"):
         config.TrainingConfig(batch_size=0)
+    with pytest.raises(ValueError, match="--transformer_width 100 must be a multiple of --transformer_heads 8"):
+        config.NetworkConfig(video_encoder="transformer", transformer_width=100, transformer_heads=8)
+    with pytest.raises(ValueError, match="--transformer_layers must be positive"):
+        config.NetworkConfig(transformer_layers=0)
+    with pytest.raises(ValueError, match="--transformer_max_frames"):
+        config.NetworkConfig(transformer_max_frames=-1)
+    with pytest.raises(ValueError, match="the answer vocabulary is empty"):
+        network.build_model(config.NetworkConfig(), schema.TASK_OPEN_ENDED, 16, 20, 0, np.zeros(16), np.ones(16))
+
+
+def test_transformer_positions_come_from_the_data_or_the_flag(models):
+    with pytest.raises(ValueError, match="--transformer_max_frames"):
+        small_model("transformer", max_frames=None)
+    with pytest.raises(ValueError, match="--transformer_max_frames 4 is below the data's 8 frames"):
+        small_model("transformer", max_frames=8, transformer_max_frames=4)
+    table = small_model("transformer", max_frames=None, transformer_max_frames=12).get_layer(
+        encoders.FRAME_WEIGHTS_LAYER).position_embeddings
+    assert tuple(table.shape) == (12, 8)
+    resolved = network.resolve_max_frames(config.NetworkConfig(video_encoder="transformer"), 16)
+    assert resolved.transformer_max_frames == 16
+    assert network.resolve_max_frames(config.NetworkConfig(), None) == config.NetworkConfig()  # lstm: no table.
+    # More real frames than learned positions is an error, not a silent reuse of the last one.
+    rng = np.random.default_rng(9)
+    too_long = ([rng.normal(size=(MAX_FRAMES + 2, FEATURE_DIM)).astype(np.float32)], [np.array([3, 4])], None)
+    import tensorflow as tf
+    with pytest.raises(tf.errors.InvalidArgumentError, match="more frames than the transformer's 8 learned positions"):
+        run_model(models.get("transformer"), make_inputs(too_long, MAX_FRAMES + 2, 2))
