@@ -45,6 +45,7 @@ LAYOUTS = collections.OrderedDict((layout.name, layout) for layout in (
     qa_json.MSVD_LAYOUT, qa_json.MSRVTT_LAYOUT, qa_json.GENERIC_LAYOUT))
 LAYOUT_CHOICES = ("auto", "msvd_qa", "msrvtt_qa", "tgif_qa", "next_qa", "activitynet_qa", "how2qa", "generic")
 DEFAULT_LAYOUT = AUTO_LAYOUT
+GENERIC_LAYOUT = qa_json.GENERIC_LAYOUT.name
 CARVED_VALIDATION_PERCENT = splits.CARVED_VALIDATION_PERCENT
 HEAD_BYTES = detect.HEAD_BYTES
 

@@ -124,7 +124,7 @@ def run(argv=None, test_pipeline=None):
     mapping = paths.read_mapping(config.video_mapping) if config.video_mapping else None
     sources, task, num_candidates = plan_inputs(config, dry_run)
     locate_video = paths.VideoLocator(config.video_dir, config.video_pattern, mapping,
-                                      layout=sources[0].layout if sources else None,
+                                      layout=sources[0].layout if sources else annotations.GENERIC_LAYOUT,
                                       allow_links_outside=config.allow_links_outside)
     read_config = annotations.ReadConfig(max_question_tokens=config.max_question_tokens)
     cache_identity = None
