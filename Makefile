@@ -19,11 +19,13 @@ $(INSTALLED): setup.py
 	$(PYTHON) -m pip install --quiet -e '.[test]'
 	touch $(INSTALLED)
 
+# Two test processes (pytest-xdist), each test file in one of them; expensive runs are shared.
+PYTEST_WORKERS ?= 2
 test: $(INSTALLED)
-	$(PYTHON) -m pytest tests
+	$(PYTHON) -m pytest tests -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 test-fast: $(INSTALLED)
-	$(PYTHON) -m pytest tests -m "not slow"
+	$(PYTHON) -m pytest tests -m "not slow" -n $(PYTEST_WORKERS) --dist loadfile
 
 # The demo: synthetic clips -> feature pipeline -> three trainings (lstm, mean,
 # none) -> evaluation -> answers about one test video -> the ablation table.

@@ -9,8 +9,9 @@ import setuptools
 setuptools.setup(
     name="videoqa",
     version="0.1.0",
-    description="Video question answering: precomputed InceptionV3 frame features "
-                "with Apache Beam and tf.Transform, a Keras LSTM trainer with tf.distribute.",
+    description="Video question answering: precomputed CNN frame features (InceptionV3 or another "
+                "keras.applications backbone) with Apache Beam and tf.Transform, a Keras trainer with "
+                "tf.distribute, evaluation on the published benchmarks, and a local answering service.",
     long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.10,<3.13",
@@ -33,6 +34,8 @@ setuptools.setup(
     package_data={"model": ["static/*.html", "static/*.css", "static/*.js"]},
     extras_require={
         # playwright drives Debian's /usr/bin/chromium in tests/test_serve_browser.py (no browser download).
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "playwright>=1.45,<2"],
+        # pytest-xdist: two test processes share the 2-core CI machine (much of a test's time is one core
+        # importing TensorFlow or building a Beam graph); expensive runs are built once (tests/shared_runs.py).
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.5", "playwright>=1.45,<2"],
     },
 )
