@@ -22,37 +22,19 @@ from model import evaluate, predict, storage
 
 import model_helpers
 import shared_runs
+import task_helpers
 
 pytestmark = pytest.mark.slow
 
-TGIF_VIDEOS = 24
-TGIF_SEED = 3
-PIPELINE_FLAGS = ["--cnn_weights", "random", "--image_size", "75", "--frames_per_video", "8"]
 TRAIN_FLAGS = ["--epochs", "3", "--batch_size", "4"]
-TASK_FILES = {schema.TASK_MULTIPLE_CHOICE: "transition", schema.TASK_COUNT: "count"}
+TASK_FILES = task_helpers.TASK_FILES
+PIPELINE_FLAGS = task_helpers.PIPELINE_FLAGS
+first_test_row = task_helpers.first_test_row
 
 
 @pytest.fixture(scope="session")
 def tgif_dataset(tmp_path_factory):
-    def build(directory):
-        from pipeline import synthetic
-        synthetic.generate(directory, TGIF_VIDEOS, seed=TGIF_SEED, layout="tgif_qa")
-        return {"data_dir": directory}
-
-    return shared_runs.build_once(tmp_path_factory, "tgif_dataset", build)["data_dir"]
-
-
-def task_run(tmp_path_factory, tgif_dataset, task):
-    def build(directory):
-        output_dir = os.path.join(directory, "out")
-        completed = shared_runs.run_module(
-            "pipeline.run", "--annotations", os.path.join(tgif_dataset, f"*_{TASK_FILES[task]}_question.csv"),
-            "--video_dir", os.path.join(tgif_dataset, "videos"), "--output_dir", output_dir, *PIPELINE_FLAGS)
-        if completed.returncode != 0:
-            raise RuntimeError(f"pipeline.run ({task}) failed:\n{completed.stderr[-4000:]}")
-        return dict(shared_runs.completed_to_dict(completed), output_dir=output_dir)
-
-    return shared_runs.build_once(tmp_path_factory, f"tgif_{task}_run", build)
+    return task_helpers.tgif_dataset(tmp_path_factory)
 
 
 @pytest.fixture(scope="module", params=[schema.TASK_MULTIPLE_CHOICE, schema.TASK_COUNT])
@@ -61,8 +43,8 @@ def task(request):
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, tgif_dataset, task):
-    return task_run(tmp_path_factory, tgif_dataset, task)
+def run(tmp_path_factory, task):
+    return task_helpers.task_run(tmp_path_factory, task)
 
 
 @pytest.fixture(scope="module")
@@ -135,12 +117,6 @@ def test_the_export_takes_candidates_for_multiple_choice_and_returns_a_count_for
         low, high = storage.read_json(os.path.join(model_dir, storage.EXPORT_DIR, storage.EXPORT_EXTRA_DIR,
                                                    storage.EXPORT_CONFIG_FILE))["export"]["count_range"]
         assert low <= float(result[serving.OUTPUT_COUNT].numpy()[0]) <= high
-
-
-def first_test_row(tgif_dataset, task):
-    with open(os.path.join(tgif_dataset, f"Test_{TASK_FILES[task]}_question.csv"), encoding="utf-8",
-              newline="") as handle:
-        return next(csv.DictReader(handle, delimiter="\t"))
 
 
 def test_predict_ranks_the_candidates_or_prints_the_count(model_dir, task, tgif_dataset):
