@@ -20,7 +20,9 @@ from pipeline import embedding, feature_cache, metrics
 HITS = "hits"
 
 
-class LookUpFeatureCache(beam.DoFn):
+class _FeatureCacheDoFn(beam.DoFn):
+    """Opens the run's cache once per worker."""
+
     def __init__(self, cache_dir, identity):
         self.cache_dir = cache_dir
         self.identity = identity
@@ -29,6 +31,8 @@ class LookUpFeatureCache(beam.DoFn):
     def setup(self):
         self._cache = feature_cache.FeatureCache(self.cache_dir, self.identity)
 
+
+class LookUpFeatureCache(_FeatureCacheDoFn):
     def process(self, task):
         with metrics.timed(metrics.STAGE_CACHE):
             try:
@@ -49,15 +53,7 @@ class LookUpFeatureCache(beam.DoFn):
         yield dataclasses.replace(task, cache_key=key)
 
 
-class StoreInFeatureCache(beam.DoFn):
-    def __init__(self, cache_dir, identity):
-        self.cache_dir = cache_dir
-        self.identity = identity
-        self._cache = None
-
-    def setup(self):
-        self._cache = feature_cache.FeatureCache(self.cache_dir, self.identity)
-
+class StoreInFeatureCache(_FeatureCacheDoFn):
     def process(self, video):
         if video.task.cache_key is not None:
             with metrics.timed(metrics.STAGE_CACHE):

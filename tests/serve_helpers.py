@@ -29,6 +29,8 @@ import urllib.error
 import urllib.request
 import uuid
 
+import pytest
+
 from model_helpers import REPO_DIR, command_environment
 
 SERVED_FRAMES = 16      # conftest.PIPELINE_FLAGS: --frames_per_video 16
@@ -46,6 +48,18 @@ def served_model_dir(pipeline_output, synthetic_dataset, tmp_path_factory):
     """(model dir with M/export, synthetic data dir) of the session's open-ended model."""
     import model_helpers
     return model_helpers.exported_model(pipeline_output, tmp_path_factory), synthetic_dataset
+
+
+@pytest.fixture(scope="module")
+def tiny_model(pipeline_output, synthetic_dataset, tmp_path_factory):
+    """(model dir, data dir) of the model the services answer with."""
+    return served_model_dir(pipeline_output, synthetic_dataset, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def service(request, tiny_model, tmp_path_factory):
+    """This process's running service on that model."""
+    return shared_service(request, tiny_model[0], tmp_path_factory)
 
 
 def shared_service(request, model_dir, tmp_path_factory):

@@ -24,7 +24,7 @@ import pytest
 import bad_inputs
 from model_helpers import REPO_DIR, command_environment
 from serve_helpers import (MAX_UPLOAD_MB, SERVED_FRAMES, SERVED_IMAGE_SIZE, ask, fetch, multipart_body, questions_about,
-                           served_model_dir, shared_service)
+                           service, tiny_model)  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.slow  # The shared fixture trains and exports a model (1-3 minutes).
 
@@ -33,16 +33,6 @@ CONCURRENT_CLIPS = ("video8.mp4", "video9.mp4", "video10.mp4", "video11.mp4")
 # The service's memory may grow this much over 20 simultaneous requests (it holds one model;
 # each request holds one small clip's frames): a leak or a model per request would exceed it.
 MAX_RSS_GROWTH_MB = 150
-
-
-@pytest.fixture(scope="module")
-def tiny_model(pipeline_output, synthetic_dataset, tmp_path_factory):
-    return served_model_dir(pipeline_output, synthetic_dataset, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def service(request, tiny_model, tmp_path_factory):
-    return shared_service(request, tiny_model[0], tmp_path_factory)
 
 
 @pytest.fixture(autouse=True)

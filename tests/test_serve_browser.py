@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 
-from serve_helpers import SERVED_FRAMES, SERVED_IMAGE_SIZE, ask, questions_about, served_model_dir, shared_service
+from serve_helpers import SERVED_FRAMES, SERVED_IMAGE_SIZE, ask, questions_about, service, tiny_model  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.slow  # The shared fixture trains and exports a model (1-3 minutes).
 
@@ -35,16 +35,6 @@ def browser():
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield launched
         launched.close()
-
-
-@pytest.fixture(scope="module")
-def tiny_model(pipeline_output, synthetic_dataset, tmp_path_factory):
-    return served_model_dir(pipeline_output, synthetic_dataset, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def service(request, tiny_model, tmp_path_factory):
-    return shared_service(request, tiny_model[0], tmp_path_factory)
 
 
 @pytest.fixture
