@@ -21,10 +21,12 @@ if __name__ == "__main__":
     from features import console as _console
     _console.quiet_tensorflow_startup(_sys.argv[1:])
 
+import dataclasses
 import logging
 import sys
 import tempfile
 import time
+import typing
 
 import apache_beam as beam
 import tensorflow_transform.beam as tft_beam
@@ -112,8 +114,58 @@ def _refuse_empty_run(counts, output_dir):
         f"(every error is in {output_dir}/{schema.ERRORS_DIR}/)")
 
 
+@dataclasses.dataclass
+class Destination:
+    """Where this run writes: its staging dir, tf.Transform's temp dir, and what identifies its records."""
+
+    staging_dir: str
+    transform_temp_dir: str
+    manifest_config: typing.Optional[dict] = None     # None for a dry run
+    cache_identity: typing.Optional[feature_cache.CacheIdentity] = None
+
+
+def prepare_destination(config, num_candidates, dry_run):
+    """Build the CNN once (its checksum), refuse another configuration's output dir, make a staging dir."""
+    if dry_run:
+        # Nothing is read or written: the transform's temp dir is local so that
+        # building the job needs no access to the (possibly gs://) output dir.
+        return Destination(f"{config.output_dir}/{output.STAGING_PREFIX}dry-run",
+                           tempfile.mkdtemp(prefix="pipeline-dry-run-"))
+    logging.info("building the CNN once to check it and record its checksum")
+    cnn_description = cnn.FrozenCnn(config.backbone, config.cnn_weights, config.image_size).describe()
+    logging.info("CNN: %s", cnn_description[manifest_lib.CNN_NOTE])
+    manifest_config = config_lib.manifest_config(config, cnn_description, num_candidates)
+    output.check_output_dir(config.output_dir, manifest_config, config.overwrite)
+    staging_dir = output.new_staging_dir(config.output_dir)
+    return Destination(staging_dir, f"{staging_dir}/{output.TRANSFORM_TEMP_DIR}", manifest_config,
+                       make_cache_identity(config, cnn_description))
+
+
+def make_manifest(destination, task, sources, result, seconds):
+    """The manifest of a finished run: configuration, inputs, counts and timings from Beam's metrics."""
+    from features import transform  # tf.Transform's reader, after the run.
+    counters, timings = metrics.read_metrics(result)
+    config = destination.manifest_config
+    return {
+        manifest_lib.MANIFEST_SCHEMA_VERSION: schema.SCHEMA_VERSION,
+        manifest_lib.MANIFEST_TASK: task,
+        manifest_lib.MANIFEST_CONFIG: config,
+        manifest_lib.MANIFEST_CONFIG_FINGERPRINT: manifest_lib.fingerprint(config),
+        manifest_lib.MANIFEST_INPUTS: [{"paths": list(source.paths), "layout": source.layout,
+                                        "task": source.task, "split": source.split} for source in sources],
+        manifest_lib.MANIFEST_COUNTS: output.counts_from_metrics(counters),
+        manifest_lib.MANIFEST_TIMINGS: dict(timings, wall=round(seconds, 3)),
+        manifest_lib.MANIFEST_VOCABULARY: transform.vocabulary_sizes(destination.staging_dir, task),
+        manifest_lib.MANIFEST_CREATED: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
 def run(argv=None, test_pipeline=None):
-    """Build and run the pipeline; returns the manifest dict (None for a dry run)."""
+    """Build and run the pipeline; returns the manifest dict (None for a dry run).
+
+    `test_pipeline` (e.g. Beam's TestPipeline) replaces the pipeline the
+    options would make, as in Beam's own examples.
+    """
     parser = config_lib.build_argument_parser(cli.StrictArgumentParser)
     cli.add_verbose_flag(parser)
     args, beam_args = cli.parse_pipeline_args(parser, argv)
@@ -126,51 +178,23 @@ def run(argv=None, test_pipeline=None):
     locate_video = paths.VideoLocator(config.video_dir, config.video_pattern, mapping,
                                       layout=sources[0].layout if sources else annotations.GENERIC_LAYOUT,
                                       allow_links_outside=config.allow_links_outside)
-    read_config = annotations.ReadConfig(max_question_tokens=config.max_question_tokens)
-    cache_identity = None
-    if dry_run:
-        # Nothing is read or written: the transform's temp dir is local so that
-        # building the job needs no access to the (possibly gs://) output dir.
-        staging_dir = f"{config.output_dir}/{output.STAGING_PREFIX}dry-run"
-        transform_temp_dir = tempfile.mkdtemp(prefix="pipeline-dry-run-")
-    else:
-        logging.info("building the CNN once to check it and record its checksum")
-        cnn_description = cnn.FrozenCnn(config.backbone, config.cnn_weights, config.image_size).describe()
-        logging.info("CNN: %s", cnn_description[manifest_lib.CNN_NOTE])
-        manifest_config = config_lib.manifest_config(config, cnn_description, num_candidates)
-        output.check_output_dir(config.output_dir, manifest_config, config.overwrite)
-        staging_dir = output.new_staging_dir(config.output_dir)
-        transform_temp_dir = f"{staging_dir}/{output.TRANSFORM_TEMP_DIR}"
-        cache_identity = make_cache_identity(config, cnn_description)
+    destination = prepare_destination(config, num_candidates, dry_run)
 
     started = time.time()
     pipeline = test_pipeline or beam.Pipeline(runner=make_runner(options), options=options)
-    with tft_beam.Context(temp_dir=transform_temp_dir):
-        transforms.build_pipeline(pipeline, config, sources, read_config, locate_video, task, staging_dir,
-                                  cache_identity)
+    with tft_beam.Context(temp_dir=destination.transform_temp_dir):
+        transforms.build_pipeline(pipeline, config, sources,
+                                  annotations.ReadConfig(max_question_tokens=config.max_question_tokens),
+                                  locate_video, task, destination.staging_dir, destination.cache_identity)
     result = pipeline.run()
     if dry_run:
         logging.info("dry run: the job was built but not submitted")
         return None
     result.wait_until_finish()
-
-    counters, timings = metrics.read_metrics(result)
-    counts = output.counts_from_metrics(counters)
-    from features import transform  # tf.Transform's reader, after the run.
-    manifest = {
-        manifest_lib.MANIFEST_SCHEMA_VERSION: schema.SCHEMA_VERSION,
-        manifest_lib.MANIFEST_TASK: task,
-        manifest_lib.MANIFEST_CONFIG: manifest_config,
-        manifest_lib.MANIFEST_CONFIG_FINGERPRINT: manifest_lib.fingerprint(manifest_config),
-        manifest_lib.MANIFEST_INPUTS: [{"paths": list(source.paths), "layout": source.layout,
-                                        "task": source.task, "split": source.split} for source in sources],
-        manifest_lib.MANIFEST_COUNTS: counts,
-        manifest_lib.MANIFEST_TIMINGS: dict(timings, wall=round(time.time() - started, 3)),
-        manifest_lib.MANIFEST_VOCABULARY: transform.vocabulary_sizes(staging_dir, task),
-        manifest_lib.MANIFEST_CREATED: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    output.publish(staging_dir, config.output_dir, manifest)
+    manifest = make_manifest(destination, task, sources, result, time.time() - started)
+    output.publish(destination.staging_dir, config.output_dir, manifest)
     print(output.format_summary(manifest, config.output_dir, time.time() - started), flush=True)
+    counts = manifest[manifest_lib.MANIFEST_COUNTS]
     _check_nothing_lost(counts)
     _refuse_empty_run(counts, config.output_dir)
     return manifest
