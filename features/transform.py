@@ -193,17 +193,17 @@ class TransformApplier:
     def apply(self, embedded_videos):
         instances = [raw_instance(video) for video in embedded_videos]
         outputs = self._loader.apply_transform_model(self._batched_inputs(instances))
-        dense = {name: tf.RaggedTensor.from_sparse(value).to_list() if isinstance(value, tf.SparseTensor)
-                 else value for name, value in outputs.items()}
+        rows = {name: _rows_of(value, len(instances)) for name, value in outputs.items()
+                if isinstance(value, tf.SparseTensor)}
         results = []
         for index, video in enumerate(embedded_videos):
-            token_ids = _split(dense[schema.TRANSFORM_QUESTION_TOKEN_IDS][index],
-                               dense[schema.TRANSFORM_QUESTION_TOKEN_COUNTS][index])
-            labels = [int(label) for label in dense[schema.TRANSFORM_LABELS][index]]
+            token_ids = _split(rows[schema.TRANSFORM_QUESTION_TOKEN_IDS][index],
+                               rows[schema.TRANSFORM_QUESTION_TOKEN_COUNTS][index])
+            labels = [int(label) for label in rows[schema.TRANSFORM_LABELS][index]]
             candidates = None
-            if schema.TRANSFORM_CANDIDATE_TOKEN_IDS in dense:
-                flat = _split(dense[schema.TRANSFORM_CANDIDATE_TOKEN_IDS][index],
-                              dense[schema.TRANSFORM_CANDIDATE_TOKEN_COUNTS][index])
+            if schema.TRANSFORM_CANDIDATE_TOKEN_IDS in rows:
+                flat = _split(rows[schema.TRANSFORM_CANDIDATE_TOKEN_IDS][index],
+                              rows[schema.TRANSFORM_CANDIDATE_TOKEN_COUNTS][index])
                 sizes = [len(q.candidates) for q in video.task.questions]
                 starts = np.cumsum([0] + sizes)
                 candidates = [[ids.tolist() for ids in flat[start:start + size]]
@@ -213,6 +213,14 @@ class TransformApplier:
                                  f"labels for {len(video.task.questions)} questions")
             results.append((labels, [ids.tolist() for ids in token_ids], candidates))
         return results
+
+
+def _rows_of(sparse, count):
+    """A SparseTensor [count, N] (row-major, as tf.Transform returns it) -> one NumPy array per row."""
+    row_of_value = sparse.indices.numpy()[:, 0]
+    values = sparse.values.numpy()
+    bounds = np.searchsorted(row_of_value, np.arange(count + 1))
+    return [values[bounds[row]:bounds[row + 1]] for row in range(count)]
 
 
 def _dummy_raw_instance(feature_dim):
