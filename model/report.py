@@ -45,10 +45,12 @@ def results_table(results):
     if count_task:
         lines.append("Count: mean squared error of the prediction clipped to the training range (the "
                      "benchmark's metric; lower is better); accuracy of the rounded prediction.")
-    if "vocabulary_ceiling" in results:
+    if "vocabulary_ceiling" in results and results["out_of_vocabulary"]:
         lines.append(f"Vocabulary ceiling: {_percent(results['vocabulary_ceiling'])} of these answers are in the "
                      f"answer vocabulary; the other {results['out_of_vocabulary']} count as wrong, so no model "
                      f"can score above the ceiling.")
+    elif "vocabulary_ceiling" in results:
+        lines.append("Vocabulary ceiling: 100.0%: every answer of this split is in the answer vocabulary.")
     return "\n".join(lines) + "\n"
 
 
