@@ -26,8 +26,6 @@ MAPPING_FILE = "youtube_mapping.txt"
 SPLIT_QUESTIONS = {"train": 30933, "val": 6415, "test": 13157}
 SPLIT_CLIPS = {"train": (1, 1200), "val": (1201, 1450), "test": (1451, 1970)}  # vid numbers, inclusive
 STAND_IN_CLIPS = 4
-PIPELINE_FLAGS = ("--layout", "msvd_qa", "--cnn_weights", common.RANDOM_WEIGHTS, "--image_size", "75",
-                  "--frames_per_video", "2")
 
 
 def read_mapping(path):
@@ -89,34 +87,34 @@ def write_data_set(data_dir, samples_dir, fraction, copies, seed=0):
 
 
 def run_child(settings, name, copies):
-    """(questions, clips, Measurement, manifest) of one measured `python -m pipeline.run`."""
+    """(questions, clips, wall seconds, peak tree RSS MiB, manifest) of one `python -m pipeline.run`."""
+    from features import cnn
     from features import manifest as manifest_lib
+    from pipeline.layouts import qa_json
     data_dir, output_dir = settings.path(f"{name}_data"), settings.path(name)
     questions, clips = write_data_set(data_dir, SAMPLES_DIR, settings.msvd_fraction, copies, settings.seed)
     common.say(f"pipeline.run {name}: {questions:,} questions on {clips:,} clips (child process)")
-    command = [sys.executable, "-m", "pipeline.run", "--annotations", os.path.join(data_dir, "*_qa.json"),
-               "--video_dir", os.path.join(data_dir, "videos"),
-               "--video_mapping", os.path.join(SAMPLES_DIR, MAPPING_FILE), "--output_dir", output_dir,
-               *PIPELINE_FLAGS]
-    measurement = memory.run_measured(command, settings.path(f"{name}.log"))
-    common.say(f"  {measurement.wall_seconds:.1f} s, peak {measurement.peak_tree_rss_bytes / 2**20:,.0f} MiB")
-    return questions, clips, measurement, manifest_lib.read_manifest(output_dir)
+    wall, peak = memory.run_measured(
+        [sys.executable, "-m", "pipeline.run", "--annotations", os.path.join(data_dir, "*_qa.json"),
+         "--video_dir", os.path.join(data_dir, "videos"), "--video_mapping", os.path.join(SAMPLES_DIR, MAPPING_FILE),
+         "--output_dir", output_dir, "--layout", qa_json.MSVD_LAYOUT.name, "--cnn_weights", cnn.RANDOM_WEIGHTS,
+         "--image_size", "75", "--frames_per_video", "2"], settings.path(f"{name}.log"))
+    common.say(f"  {wall:.1f} s, peak {peak / 2**20:,.0f} MiB")
+    return questions, clips, wall, peak / 2**20, manifest_lib.read_manifest(output_dir)
 
 
 def measure(settings, shared):
-    questions, clips, single, manifest = run_child(settings, "msvd_1x", 1)
-    questions_4x, _, quadruple, manifest_4x = run_child(settings, "msvd_4x", 4)
-    timings = ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in sorted(manifest["timings"].items()))
+    questions, clips, seconds, mib, manifest = run_child(settings, "msvd_1x", 1)
+    questions_4x, _, seconds_4x, mib_4x, manifest_4x = run_child(settings, "msvd_4x", 4)
     scale = (f"{questions:,} questions on {clips:,} clips (hard links to {STAND_IN_CLIPS} tiny clips; "
              f"CNN at 75 px on 2 frames per clip)")
-    written = manifest["counts"].get("written_questions", 0)
-    yield common.figure("msvd_seconds", single.wall_seconds, "s", f"whole command, {scale}",
-                        f"{written:,} questions written; manifest timings (s): {timings}")
-    yield common.figure("msvd_peak_mib", single.peak_tree_rss_bytes / 2**20, "MiB", f"process tree RSS, {scale}")
-    yield common.figure("msvd_4x_seconds_vs_1x", quadruple.wall_seconds / single.wall_seconds, "x",
-                        f"the 1x run: {single.wall_seconds:.1f} s",
-                        f"{questions_4x:,} questions in {quadruple.wall_seconds:.1f} s (manifest wall "
+    timings = ", ".join(f"{stage} {value:.1f}" for stage, value in sorted(manifest["timings"].items()))
+    yield common.figure("msvd_seconds", seconds, "s", f"whole command, {scale}",
+                        f"{manifest['counts'].get('written_questions', 0):,} questions written; manifest "
+                        f"timings (s): {timings}")
+    yield common.figure("msvd_peak_mib", mib, "MiB", f"process tree RSS, {scale}")
+    yield common.figure("msvd_4x_seconds_vs_1x", seconds_4x / seconds, "x", f"the 1x run: {seconds:.1f} s",
+                        f"{questions_4x:,} questions in {seconds_4x:.1f} s (manifest wall "
                         f"{manifest_4x['timings'].get('wall', 0):.1f} vs {manifest['timings'].get('wall', 0):.1f} s)")
-    yield common.figure("msvd_4x_memory_vs_1x", quadruple.peak_tree_rss_bytes / single.peak_tree_rss_bytes, "x",
-                        f"the 1x run: {single.peak_tree_rss_bytes / 2**20:,.0f} MiB",
-                        f"{quadruple.peak_tree_rss_bytes / 2**20:,.0f} MiB with {questions_4x:,} questions")
+    yield common.figure("msvd_4x_memory_vs_1x", mib_4x / mib, "x", f"the 1x run: {mib:,.0f} MiB",
+                        f"{mib_4x:,.0f} MiB with {questions_4x:,} questions")

@@ -18,7 +18,6 @@ import time
 import typing
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RANDOM_WEIGHTS = "random"   # features.cnn.RANDOM_WEIGHTS, spelled here so that no import builds TensorFlow.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,10 +66,10 @@ def say(message):
 
 
 @functools.lru_cache(maxsize=None)
-def frozen_cnn(image_size, weights=RANDOM_WEIGHTS):
-    """The product's frozen CNN (default backbone), built once per size and weights."""
+def frozen_cnn(image_size, weights=None):
+    """The product's frozen CNN (default backbone; random weights unless given), built once."""
     from features import backbones, cnn
-    return cnn.FrozenCnn(backbones.DEFAULT_BACKBONE, weights, image_size)
+    return cnn.FrozenCnn(backbones.DEFAULT_BACKBONE, weights or cnn.RANDOM_WEIGHTS, image_size)
 
 
 def cnn_rate(image_size, seconds, batch_size=None, seed=0):
@@ -101,30 +100,29 @@ class PipelineRun:
 
     @property
     def frames(self):
-        return sum_over_splits(self.manifest, "frames")
+        return self.written("frames")
 
     @property
     def videos(self):
-        return sum_over_splits(self.manifest, "videos")
+        return self.written("videos")
+
+    def written(self, name):
+        """Videos, questions or frames written over all splits (manifest `counts`)."""
+        from features import schema
+        return sum(int(self.manifest["counts"].get(split, {}).get(name, 0)) for split in schema.SPLITS)
 
     def timing(self, stage):
         return float(self.manifest["timings"].get(stage, 0.0))
 
 
-def sum_over_splits(manifest, name):
-    """Videos, questions or frames written, over all splits (manifest `counts`)."""
-    from features import schema
-    counts = manifest["counts"]
-    return sum(int(counts.get(split, {}).get(name, 0)) for split in schema.SPLITS)
-
-
 def pipeline_argv(settings, data_dir, output_dir, *extra):
     """The command line of a run over a `pipeline.synthetic`-style directory (random CNN weights)."""
+    from features import cnn
     from pipeline import synthetic
     return ["--annotations", os.path.join(data_dir, synthetic.QA_FILE_PATTERN.format(split="*")),
             "--video_dir", os.path.join(data_dir, synthetic.VIDEOS_DIR),
             "--video_pattern", synthetic.VIDEO_FILE_PATTERN, "--output_dir", output_dir,
-            "--cnn_weights", RANDOM_WEIGHTS, "--image_size", str(settings.image_size),
+            "--cnn_weights", cnn.RANDOM_WEIGHTS, "--image_size", str(settings.image_size),
             "--frames_per_video", str(settings.frames_per_video), *extra]
 
 

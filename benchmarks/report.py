@@ -16,22 +16,12 @@ PACKAGES = ("tensorflow", "apache-beam", "tensorflow-transform", "av")
 
 
 def describe_machine():
-    """Cores, CPU model, load and library versions (no TensorFlow import)."""
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            model = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), model)
-    except OSError:
-        pass
-    versions = {}
-    for package in PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
+    """Date, cores, CPU model, load and library versions (no TensorFlow import)."""
+    with open("/proc/cpuinfo", encoding="utf-8") as handle:
+        cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), "unknown")
     return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "cores": os.cpu_count(), "cpu": model, "load_average": round(os.getloadavg()[0], 2),
-            "versions": versions}
+            "cores": os.cpu_count(), "cpu": cpu, "load_average": round(os.getloadavg()[0], 2),
+            "versions": {package: importlib.metadata.version(package) for package in PACKAGES}}
 
 
 def read_baseline(path):
