@@ -15,12 +15,13 @@ from benchmarks import goals
 PACKAGES = ("tensorflow", "apache-beam", "tensorflow-transform", "av")
 
 
-def describe_machine():
-    """Date, cores, CPU model, load and library versions (no TensorFlow import)."""
+def describe_machine(load_at_start):
+    """Date, cores, CPU model, load at the start and now, library versions (no TensorFlow import)."""
     with open("/proc/cpuinfo", encoding="utf-8") as handle:
         cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), "unknown")
     return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "cores": os.cpu_count(), "cpu": cpu, "load_average": round(os.getloadavg()[0], 2),
+            "cores": os.cpu_count(), "cpu": cpu,
+            "load_average": [round(load_at_start, 2), round(os.getloadavg()[0], 2)],
             "versions": {package: importlib.metadata.version(package) for package in PACKAGES}}
 
 
@@ -39,7 +40,7 @@ def format_value(value, unit):
     if value is None:
         return "not measured"
     if unit == "x":
-        return f"{value:.2f}x" if value < 10 else f"{value:.0f}x"
+        return f"{value:.3f}x" if value < 10 else f"{value:.0f}x"
     if unit in ("MiB", "ms"):
         return f"{value:,.0f} {unit}"
     return f"{value:,.1f} {unit}"
@@ -60,8 +61,8 @@ def complete(figures, before):
 def markdown(figures, machine, settings, source, command, total_seconds):
     versions = ", ".join(f"{name} {version}" for name, version in machine["versions"].items())
     lines = ["# Benchmark results", "",
-             f"{machine['date']}; {machine['cores']} cores ({machine['cpu']}), load average "
-             f"{machine['load_average']} at the end; {versions}.",
+             f"{machine['date']}; {machine['cores']} cores ({machine['cpu']}), 1-minute load average "
+             f"{machine['load_average'][0]} at the start, {machine['load_average'][1]} at the end; {versions}.",
              f"`{command}` took {total_seconds / 60:.1f} min. CNN weights: random (offline); speed does not "
              f"depend on them. Settings: `{json.dumps(settings)}`.",
              "What each figure means, how it is measured and why its goal: [README.md](README.md).",
@@ -78,10 +79,10 @@ def markdown(figures, machine, settings, source, command, total_seconds):
     return "\n".join(lines)
 
 
-def write(results_dir, figures, settings, baseline_path, command, total_seconds):
+def write(results_dir, figures, settings, baseline_path, command, total_seconds, load_at_start):
     """Write results.json and results.md; their paths."""
     source, before = read_baseline(baseline_path)
-    machine = describe_machine()
+    machine = describe_machine(load_at_start)
     figures = complete(figures, before)
     os.makedirs(results_dir, exist_ok=True)
     json_path, markdown_path = os.path.join(results_dir, "results.json"), os.path.join(results_dir, "results.md")

@@ -60,13 +60,14 @@ def run(argv=None):
     open(marker, "w").close()
     common.quiet_library_logs(settings.path("libraries.log"))
     command = " ".join(["python -m benchmarks.run", *(sys.argv[1:] if argv is None else argv)])
-    started, shared, figures = time.perf_counter(), {}, []
+    started, load_at_start, shared, figures = time.perf_counter(), os.getloadavg()[0], {}, []
     for module in MODULES:
         for line in module.measure(settings, shared):
             print(json.dumps(line), flush=True)
             figures.append(line)
     paths = report.write(args.results_dir or (settings.work_dir if args.quick else BENCH_DIR), figures,
-                         dataclasses.asdict(settings), args.baseline, command, time.perf_counter() - started)
+                         dataclasses.asdict(settings), args.baseline, command, time.perf_counter() - started,
+                         load_at_start)
     common.say(f"wrote {', '.join(paths)} in {(time.perf_counter() - started) / 60:.1f} min")
     return 0
 

@@ -91,12 +91,12 @@ def test_report_writes_every_figure_with_its_goal_and_before_value(tmp_path):
     figures = [common.figure("answer_vs_cnn", 1.5, "x", "the CNN alone", "slow"),
                common.figure("cnn_frames_per_second", 29.8, "frames/s", "FrozenCnn.embed"),
                common.figure("seek_decode_vs_sequential", None, "x", "", "not measured")]
-    json_path, markdown_path = report.write(str(tmp_path), figures, {"quick": True}, str(baseline), "cmd", 60.0)
+    json_path, markdown_path = report.write(str(tmp_path), figures, {"quick": True}, str(baseline), "cmd", 60.0, 1.5)
     written = json.load(open(json_path))["figures"]
     assert [line["id"] for line in written] == ["cnn_frames_per_second", "seek_decode_vs_sequential", "answer_vs_cnn"]
     assert written[2]["met"] is False and written[2]["before"] == 1.13 and written[2]["goal"] == "<= 1.2"
     text = open(markdown_path).read()
-    assert "| answer_vs_cnn | " in text and "1.50x" in text and "1.13x" in text and "not measured" in text
+    assert "| answer_vs_cnn | " in text and "1.500x" in text and "1.130x" in text and "not measured" in text
     assert "Goals missed: answer_vs_cnn." in text
     with pytest.raises(ValueError, match="not in benchmarks/goals.py"):
         report.complete([common.figure("no_such_figure", 1, "x", "")], {})
@@ -165,7 +165,6 @@ def test_quick_run_gives_every_figure_as_a_number(tmp_path):
         value = lines[figure_id]["value"]
         assert isinstance(value, float) and math.isfinite(value), lines[figure_id]
         assert lines[figure_id]["reference"], lines[figure_id]
-    assert 0 <= lines["cache_rerun_vs_first_run"]["value"]
     large_set = 4 * common.Settings.quick_run("unused").num_videos
     assert f"clips reused {large_set}, embedded 0" in lines["cache_rerun_vs_first_run"]["detail"]
     written = json.load(open(tmp_path / "results" / "results.json"))
