@@ -73,18 +73,19 @@ def frozen_cnn(image_size, weights=None):
 
 
 def cnn_rate(image_size, seconds, batch_size=None, seed=0):
-    """Frames/s of `FrozenCnn.embed` on batches of random frames held in memory (nothing else runs)."""
+    """(frames/s, CPU seconds per frame) of `FrozenCnn.embed` on batches of random frames in memory."""
     import numpy as np
     from pipeline import config
     batch_size = batch_size or config.DEFAULT_INFERENCE_BATCH_SIZE
     cnn = frozen_cnn(image_size)
     batch = np.random.default_rng(seed).integers(0, 256, (batch_size, image_size, image_size, 3), np.uint8)
     cnn.embed(batch)  # Traces the function.
-    calls, started = 0, time.perf_counter()
+    calls, started, cpu_started = 0, time.perf_counter(), time.process_time()
     while calls < 2 or time.perf_counter() - started < seconds:
         cnn.embed(batch)
         calls += 1
-    return calls * batch_size / (time.perf_counter() - started)
+    frames = calls * batch_size
+    return frames / (time.perf_counter() - started), (time.process_time() - cpu_started) / frames
 
 
 @dataclasses.dataclass
@@ -97,6 +98,7 @@ class PipelineRun:
     extra: tuple
     manifest: dict
     seconds: float
+    cpu_seconds: float    # of this whole process (the in-process runner's threads included)
 
     @property
     def frames(self):
@@ -133,10 +135,10 @@ def run_pipeline(settings, name, data_dir, *extra):
     argv = pipeline_argv(settings, data_dir, output_dir, *extra)
     say(f"pipeline.run {name}")
     with open(settings.path(f"{name}.log"), "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         manifest = pipeline_run.run(argv)
-        seconds = time.perf_counter() - started
-    run = PipelineRun(name, data_dir, output_dir, tuple(extra), manifest, seconds)
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    run = PipelineRun(name, data_dir, output_dir, tuple(extra), manifest, seconds, cpu_seconds)
     say(f"  {run.videos} videos, {run.frames} frames in {seconds:.1f} s")
     return run
 
@@ -151,10 +153,11 @@ def synthetic_data(settings, name, num_videos):
 
 
 def steady_state(small, large):
-    """(frames/s, fixed seconds) from two runs of one configuration: fixed costs cancel."""
-    per_frame = (large.seconds - small.seconds) / (large.frames - small.frames)
-    per_frame = max(per_frame, 1e-6)  # Only a badly disturbed quick run gets here.
-    return 1.0 / per_frame, small.seconds - small.frames * per_frame
+    """(frames/s, fixed seconds, CPU seconds per frame) from two runs of one configuration: fixed costs cancel."""
+    extra_frames = large.frames - small.frames
+    per_frame = max((large.seconds - small.seconds) / extra_frames, 1e-6)  # Only a disturbed quick run gets 1e-6.
+    cpu_per_frame = max((large.cpu_seconds - small.cpu_seconds) / extra_frames, 1e-6)
+    return 1.0 / per_frame, small.seconds - small.frames * per_frame, cpu_per_frame
 
 
 def quiet_library_logs(log_path):

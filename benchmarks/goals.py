@@ -11,6 +11,7 @@ FIGURES = {
     # 1 pipeline against the bare CNN (pipeline_vs_cnn)
     "cnn_frames_per_second": ("bare CNN, batches of 32", None, None),
     "pipeline_steady_vs_cnn": ("pipeline steady state / bare CNN", ">=", 0.85),
+    "pipeline_steady_cpu_vs_cnn": ("CPU time per frame: bare CNN / pipeline steady state", None, None),
     "pipeline_whole_vs_cnn": ("whole pipeline run, large set / bare CNN", None, None),
     "pipeline_cnn_stage_vs_cnn": ("the pipeline's CNN stage / bare CNN", None, None),
     "pipeline_fixed_seconds": ("fixed cost of a pipeline run", None, None),

@@ -18,14 +18,14 @@ def measure(settings, shared):
     small_data = common.synthetic_data(settings, "synthetic_small", settings.num_videos)
     large_data = common.synthetic_data(settings, "synthetic_large", 4 * settings.num_videos)
     common.say(f"bare CNN at {size} px")
-    rate_before = common.cnn_rate(size, settings.cnn_seconds)
+    rate_before, cpu_before = common.cnn_rate(size, settings.cnn_seconds)
     small = common.run_pipeline(settings, "pipeline_small", small_data,
                                 "--feature_cache", settings.path("cache_small"))
     large = common.run_pipeline(settings, "pipeline_large", large_data,
                                 "--feature_cache", settings.path("cache_large"))
-    rate_after = common.cnn_rate(size, settings.cnn_seconds)
-    cnn_rate = max(rate_before, rate_after)
-    steady_rate, fixed_seconds = common.steady_state(small, large)
+    rate_after, cpu_after = common.cnn_rate(size, settings.cnn_seconds)
+    cnn_rate, cnn_cpu = max(rate_before, rate_after), min(cpu_before, cpu_after)
+    steady_rate, fixed_seconds, steady_cpu = common.steady_state(small, large)
     shared.update(cnn_rate=cnn_rate, fixed_seconds=fixed_seconds, large_run=large)
 
     reference = f"bare CNN at {size} px: {cnn_rate:.1f} frames/s"
@@ -36,6 +36,9 @@ def measure(settings, shared):
         "pipeline_steady_vs_cnn", steady_rate / cnn_rate, "x", reference,
         f"{steady_rate:.1f} frames/s = ({large.frames} - {small.frames}) frames / "
         f"({large.seconds:.1f} - {small.seconds:.1f}) s of pipeline.run at {large.videos} and {small.videos} clips")
+    yield common.figure(
+        "pipeline_steady_cpu_vs_cnn", cnn_cpu / steady_cpu, "x", f"bare CNN: {cnn_cpu * 1000:.0f} CPU-ms per frame",
+        f"pipeline {steady_cpu * 1000:.0f} CPU-ms per frame (process CPU time, difference of the two runs)")
     yield common.figure("pipeline_whole_vs_cnn", large.frames / large.seconds / cnn_rate, "x", reference,
                         f"{large.frames} frames in {large.seconds:.1f} s, fixed costs included")
     embed_seconds = small.timing("embed_frames") + large.timing("embed_frames")

@@ -54,7 +54,7 @@ def run(argv=None):
     marker = os.path.join(settings.work_dir, WORK_MARKER)
     if os.path.isdir(settings.work_dir) and os.listdir(settings.work_dir) and not os.path.exists(marker):
         raise ValueError(f"--work_dir {settings.work_dir} is not empty and not a benchmark work dir "
-                         f"(no {WORK_MARKER}): it would be emptied; give a new or empty directory")
+                         f"(no {WORK_MARKER}), and it would be emptied: remove it or give another --work_dir")
     shutil.rmtree(settings.work_dir, ignore_errors=True)
     os.makedirs(settings.work_dir)
     open(marker, "w").close()

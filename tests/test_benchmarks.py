@@ -74,15 +74,16 @@ def test_goals_compare_values_with_their_thresholds():
     assert goals.goal_text("answer_vs_cnn") == "<= 1.2"
 
 
-def _run(frames, seconds):
-    manifest = {"counts": {"train": {"frames": frames, "videos": frames // 16}}, "timings": {}}
-    return common.PipelineRun("run", "data", "out", (), manifest, seconds)
+def _run(frames, seconds, cpu_seconds):
+    manifest = {"counts": {"train": {"frames": frames - 16, "videos": 1}, "test": {"frames": 16}}, "timings": {}}
+    return common.PipelineRun("run", "data", "out", (), manifest, seconds, cpu_seconds)
 
 
 def test_steady_state_cancels_the_fixed_cost():
-    rate, fixed = common.steady_state(_run(128, 14.0), _run(512, 30.0))
+    rate, fixed, cpu_per_frame = common.steady_state(_run(128, 14.0, 20.0), _run(512, 30.0, 50.0))
     assert rate == pytest.approx(24.0)
     assert fixed == pytest.approx(14.0 - 128 / 24.0)
+    assert cpu_per_frame == pytest.approx(30.0 / 384)
 
 
 def test_report_writes_every_figure_with_its_goal_and_before_value(tmp_path):
