@@ -22,7 +22,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """Sizes of one benchmark run (`full()` for `make bench`, `quick()` for the smoke run)."""
+    """Sizes of one benchmark run: the defaults are `make bench`'s, `quick_run()` the smoke run's."""
 
     work_dir: str
     quick: bool = False
@@ -37,10 +37,6 @@ class Settings:
     seek_repeats: int = 5
     msvd_fraction: float = 1.0        # of MSVD-QA's 50,505 questions and 1,970 clips
     latency_repeats: int = 7
-
-    @classmethod
-    def full(cls, work_dir, seed=0):
-        return cls(work_dir=work_dir, seed=seed)
 
     @classmethod
     def quick_run(cls, work_dir, seed=0):

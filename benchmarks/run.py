@@ -49,8 +49,8 @@ def build_parser():
 def run(argv=None):
     args = build_parser().parse_args(argv)
     work_dir = args.work_dir or os.path.join(BENCH_DIR, "work", "quick" if args.quick else "")
-    settings = (common.Settings.quick_run if args.quick else common.Settings.full)(os.path.abspath(work_dir),
-                                                                                    args.seed)
+    make_settings = common.Settings.quick_run if args.quick else common.Settings
+    settings = make_settings(work_dir=os.path.abspath(work_dir), seed=args.seed)
     marker = os.path.join(settings.work_dir, WORK_MARKER)
     if os.path.isdir(settings.work_dir) and os.listdir(settings.work_dir) and not os.path.exists(marker):
         raise ValueError(f"--work_dir {settings.work_dir} is not empty and not a benchmark work dir "
