@@ -155,7 +155,7 @@ def test_quick_run_gives_every_figure_as_a_number(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--quick", "--work_dir", str(tmp_path / "work"),
          "--results_dir", str(tmp_path / "results")],
-        cwd=REPO_DIR, env=command_environment(), capture_output=True, text=True, timeout=1200)
+        cwd=REPO_DIR, env=command_environment(), capture_output=True, text=True, timeout=850)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = {line["id"]: line for line in map(json.loads, result.stdout.splitlines())}
     missing_long_clip = importlib.util.find_spec("benchmarks.long_clip") is None
