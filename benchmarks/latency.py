@@ -1,101 +1,76 @@
-"""Child: answering latency on one clip, model loaded once, vs the CNN alone on the same frames.
+"""Figure 5: answering with a warm model against the CNN alone on the same frames.
 
-    python -m benchmarks.latency --json_out F --model_dir M --video clip.mp4
-        [--question Q ...] [--repeats 5]
-
-Follows `model.predict.predict` step by step but loads the SavedModel once:
-decode and sample the clip as the pipeline did (`model.predict.decode`), then
-call the export's `serving_frames` signature (resize + frozen CNN + question
-transform + LSTM model) on all questions together. The reference is the
-pipeline's CNN (`model.export.build_frozen_cnn`, same weights, checksum
-checked) embedding the same sampled frames in one call. Also timed, to
-explain the difference: decoding alone, `serving_frames` alone and the
-`serving_features` signature (everything but the CNN). Each is timed `repeats`
-times after one warm-up; the ratio uses the fastest time of each (least
-disturbed by other jobs on a shared machine), medians are kept beside.
+Trains one epoch on figure 1's large run (`model.train`, in this process; it
+also exports), loads the export once with `model.answering.ExportedModel`
+(the API `model.predict` and `model.serve` use), then times decode + answer
+for one test clip and its questions, and the same backbone and weights
+(`features.cnn.FrozenCnn`) embedding the same sampled frames in one call. The
+ratio is of the fastest of `latency_repeats` each; weights do not change
+the speed, so one epoch suffices.
 """
 
-import argparse
+import contextlib
+import json
+import os
 import statistics
 import time
 
-from benchmarks import commands
-
-DEFAULT_QUESTIONS = ("what is happening to the square?", "what color is the square?",
-                     "how many circles are there?", "is the ball appearing or disappearing?",
-                     "what is the man doing?")
+from benchmarks import common
 
 
 def _seconds(function, repeats):
-    """{'median', 'best'} seconds of `repeats` calls after one warm-up call."""
+    """Wall seconds of `repeats` calls after one warm-up call."""
     function()
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
         function()
         times.append(time.perf_counter() - started)
-    return {"median": statistics.median(times), "best": min(times)}
+    return times
 
 
-def measure(model_dir, video_path, questions, repeats):
-    import numpy as np
-    import tensorflow as tf
+def train(settings, data_dir, model_dir):
+    from model import train as train_lib
+    common.say("model.train, 1 epoch (with its export)")
+    with open(settings.path("train.log"), "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        status = train_lib.run(["--data_dir", data_dir, "--model_dir", model_dir, "--epochs", "1",
+                                "--batch_size", "32", "--progress", "none", "--seed", str(settings.seed)])
+    if status:
+        raise ValueError(f"model.train failed with status {status} (see {settings.path('train.log')})")
 
-    from model import export, predict
 
-    export_dir, manifest, _ = predict.read_export_manifest(model_dir)
+def test_clip(data_dir):
+    """(video path, its questions) of the first clip of a synthetic set's test split."""
+    from pipeline import synthetic
+    with open(os.path.join(data_dir, synthetic.QA_FILE_PATTERN.format(split="test")), encoding="utf-8") as handle:
+        rows = json.load(handle)
+    video_id = rows[0]["video_id"]
+    path = os.path.join(data_dir, synthetic.VIDEOS_DIR, synthetic.VIDEO_FILE_PATTERN.format(video_id=video_id))
+    return path, [row["question"] for row in rows if row["video_id"] == video_id]
+
+
+def measure(settings, shared):
+    from features import manifest as manifest_lib
+    from model import answering
+    large = shared["large_run"]
+    model_dir = settings.path("model")
+    train(settings, large.output_dir, model_dir)
     started = time.perf_counter()
-    loaded = tf.saved_model.load(export_dir)
+    model = answering.ExportedModel(model_dir)
     load_seconds = time.perf_counter() - started
-    serving_frames = loaded.signatures[export.SIGNATURE_FRAMES]
-    serving_features = loaded.signatures[export.SIGNATURE_FEATURES]
-    question_tensor = tf.constant(list(questions))
-    decoded = predict.decode(video_path, manifest)
-    frames = decoded.frames
-
-    def answer():
-        clip = predict.decode(video_path, manifest)
-        outputs = serving_frames(frames=tf.constant(clip.frames), question=question_tensor)
-        return outputs["answers"].numpy()
-
-    frozen = export.build_frozen_cnn(manifest)
-    features = frozen.embed(frames)
-    tiled = tf.constant(np.repeat(features[np.newaxis], len(questions), axis=0))
-    counts = tf.fill([len(questions)], len(frames))
-
-    result = {
-        "video": video_path, "clip_seconds": decoded.duration, "clip_frames": decoded.total_frames,
-        "clip_width": decoded.width, "clip_height": decoded.height,
-        "sampled_frames": decoded.num_frames, "image_size": frozen.image_size,
-        "questions": len(questions), "repeats": repeats, "model_load_seconds": load_seconds,
-        "answer_seconds": _seconds(answer, repeats),
-        "decode_seconds": _seconds(lambda: predict.decode(video_path, manifest), repeats),
-        "serving_frames_seconds": _seconds(
-            lambda: serving_frames(frames=tf.constant(frames), question=question_tensor)["answers"].numpy(),
-            repeats),
-        "serving_features_seconds": _seconds(
-            lambda: serving_features(question=question_tensor, frame_features=tiled,
-                                     frame_count=counts)["answers"].numpy(), repeats),
-        "cnn_seconds": _seconds(lambda: frozen.embed(frames), repeats),
-        "example_answers": [answer.decode("utf-8") for answer in answer()[:, 0]],
-    }
-    result["ratio"] = result["answer_seconds"]["best"] / result["cnn_seconds"]["best"]
-    result["ratio_of_medians"] = result["answer_seconds"]["median"] / result["cnn_seconds"]["median"]
-    return result
-
-
-def run(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.latency", description=__doc__.split("\n")[0])
-    parser.add_argument("--json_out", required=True)
-    parser.add_argument("--model_dir", required=True)
-    parser.add_argument("--video", required=True)
-    parser.add_argument("--question", action="append", default=None)
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args(argv)
-    result = measure(args.model_dir, args.video, args.question or DEFAULT_QUESTIONS, args.repeats)
-    commands.write_result(args.json_out, result)
-    return result
-
-
-if __name__ == "__main__":
-    run()
+    video_path, questions = test_clip(large.data_dir)
+    answer_times = _seconds(lambda: model.answer(model.decode(video_path), questions), settings.latency_repeats)
+    decoded = model.decode(video_path)
+    cnn_config = manifest_lib.cnn_config(model.manifest)
+    cnn = common.frozen_cnn(manifest_lib.image_size(model.manifest), cnn_config[manifest_lib.CNN_WEIGHTS])
+    cnn_times = _seconds(lambda: cnn.embed(decoded.frames), settings.latency_repeats)
+    decode_times = _seconds(lambda: model.decode(video_path), settings.latency_repeats)
+    answer, alone = min(answer_times), min(cnn_times)
+    reference = (f"the CNN alone on the {decoded.num_frames} sampled frames at {cnn.image_size} px: "
+                 f"{alone * 1000:.0f} ms")
+    yield common.figure("answer_ms", answer * 1000, "ms", reference,
+                        f"{len(questions)} questions; decoding alone {min(decode_times) * 1000:.0f} ms; "
+                        f"fastest of {settings.latency_repeats}, median {statistics.median(answer_times) * 1000:.0f} ms")
+    yield common.figure("answer_vs_cnn", answer / alone, "x", reference,
+                        f"ratio of medians {statistics.median(answer_times) / statistics.median(cnn_times):.2f}")
+    yield common.figure("model_load_seconds", load_seconds, "s", "ExportedModel(model_dir), once per process")

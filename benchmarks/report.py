@@ -1,142 +1,95 @@
-"""Write a run's results: results.json (everything), results.md (the table), and a console table.
+"""The results files of a run: `results.json` (every figure with its goal and before value) and `results.md`.
 
-A baseline (an earlier results.json, e.g. from before a fix; an optional
-"label" key says which) adds a "before" column matched by figure id, so a
-change shows as before/after in one table.
+The before values come from `baseline.json`: `{"source": text, "figures":
+{id: {"value", "unit", "note"}}}`, the figures of an earlier version that are
+comparable with this one's. Explanations are in `benchmarks/README.md`, not here.
 """
 
+import datetime
+import importlib.metadata
 import json
 import os
 
-from benchmarks import analysis, machine
+from benchmarks import goals
 
-MET = {True: "yes", False: "**no**", None: ""}
-
-
-def _baseline_values(baseline):
-    if not baseline:
-        return {}
-    return {figure["id"]: figure for figure in baseline.get("figures", [])}
+PACKAGES = ("tensorflow", "apache-beam", "tensorflow-transform", "av")
 
 
-def _max_load(raw):
-    values = [value for value in raw.get("load_average", {}).values() if value is not None]
-    return max(values) if values else None
+def describe_machine(load_at_start):
+    """Date, cores, CPU model, load at the start and now, library versions (no TensorFlow import)."""
+    with open("/proc/cpuinfo", encoding="utf-8") as handle:
+        cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), "unknown")
+    return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "cores": os.cpu_count(), "cpu": cpu,
+            "load_average": [round(load_at_start, 2), round(os.getloadavg()[0], 2)],
+            "versions": {package: importlib.metadata.version(package) for package in PACKAGES}}
 
 
-def _cell(text):
-    return str(text).replace("|", "\\|").replace("\n", " ")
+def read_baseline(path):
+    """(source text, {id: before figure}) of a baseline file; ("", {}) when there is none."""
+    if not path or not os.path.exists(path):
+        return "", {}
+    with open(path, encoding="utf-8") as handle:
+        baseline = json.load(handle)
+    if "figures" not in baseline or not isinstance(baseline["figures"], dict):
+        raise ValueError(f"{path}: expected {{'source': ..., 'figures': {{id: {{'value', 'unit'}}}}}}")
+    return baseline.get("source", ""), baseline["figures"]
 
 
-def markdown(raw, figures, baseline=None):
-    """The Markdown document: machine, settings, table, notes."""
-    description, settings = raw["machine"], raw["settings"]
-    before = _baseline_values(baseline)
-    lines = [
-        "# Benchmark results",
-        "",
-        f"Machine: {description['cores']} cores ({description['usable_cores']} usable, "
-        f"{description.get('threads_per_core') or '?'} threads per core), {description['cpu_model']}, "
-        f"{description['ram_gib']} GiB RAM, no GPU; TensorFlow {description['versions']['tensorflow']}, "
-        f"Beam {description['versions']['apache-beam']}, tf.Transform "
-        f"{description['versions']['tensorflow-transform']}, Python {description['python']}; "
-        f"{description['date']}.",
-        f"Two CPU-bound processes do {description.get('two_process_speedup', '?')}x the work of one here; "
-        f"1-minute load average {description['load_average_at_start']} at the start, "
-        f"{description.get('load_average_at_end')} at the end, up to {_max_load(raw)} before a "
-        f"measurement (other jobs on the machine make every figure noisier).",
-        "",
-        f"Settings: images {settings['image_size']}x{settings['image_size']}, "
-        f"{settings['frames_per_video']} frames per video, CNN batch {settings['inference_batch_size']} "
-        f"frames, training batch {settings['train_batch_size']} questions, {settings['epochs']} epochs; "
-        f"synthetic sets of N={settings['num_videos']} and 4N={settings['num_videos_large']} videos "
-        f"(3 questions each), seed {settings['seed']}{'; --quick' if settings['quick'] else ''}"
-        + (f"; 1h and 7c at {settings['full_size']['image_size']}x{settings['full_size']['image_size']} on "
-           f"{settings['full_size']['num_videos']} and {settings['full_size']['num_videos_large']} videos"
-           if "full_size" in settings else "") + ". "
-        f"**CNN weights: random** (offline; ImageNet weights cannot be downloaded here): speed is the "
-        f"same, features carry no ImageNet knowledge. "
-        f"Command: `{raw.get('command', 'python -m benchmarks.run')}`, "
-        f"{raw['total_seconds'] / 60:.1f} min.",
-        "",
-    ]
-    header = "| # | Figure | Value | Goal | Met | Basis |"
-    rule = "|---|---|---|---|---|---|"
-    if before:
-        label = f"{baseline['label']}, " if baseline.get("label") else ""
-        header += f" Before ({label}{baseline['machine']['date']}) |"
-        rule += "---|"
-    lines += [header + " Details |", rule + "---|"]
-    section = None
-    for figure in figures:
-        if figure["section"] != section:
-            section = figure["section"]
-            lines.append(f"| **{section}** | | | | | |" + (" |" if before else "") + " |")
-        row = (f"| {figure['id']} | {_cell(figure['name'])} | {_cell(figure['text'])} | "
-               f"{_cell(figure['goal'] or '')} | {MET[figure['met']]} | {figure['basis']} |")
-        if before:
-            old = before.get(figure["id"])
-            row += f" {_cell(old['text']) if old else ''} |"
-        lines.append(row + f" {_cell(figure['detail'])} |")
-    if before:
-        lines += ["", f"Before: the same benchmark run earlier ({baseline.get('label') or 'baseline'}); other "
-                      f"jobs loaded the machine differently then (load up to {_max_load(baseline['raw'])}, now "
-                      f"{_max_load(raw)}), so a change smaller than the run-to-run noise means nothing."]
-        then_cpu, now_cpu = baseline["machine"].get("cpu_model"), raw["machine"].get("cpu_model")
-        if then_cpu != now_cpu:
-            lines[-1] += (f" **The Before column ran on another CPU ({then_cpu}; now {now_cpu}): compare "
-                          f"ratios only, and rerun the baseline's commit here for a fair comparison.**")
-    missed = [figure for figure in figures if figure["met"] is False]
-    lines += ["", "Goals missed: " + (", ".join(f"{f['id']} ({f['name']}: {f['text']}, goal {f['goal']})"
-                                              for f in missed) or "none") + "."]
-    notes = raw.get("notes") or []
-    if notes:
-        lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
-    lines += ["", "Raw measurements (every command, wall time, peak memory, child outputs): `results.json`."]
-    return "\n".join(lines) + "\n"
+def format_value(value, unit):
+    if value is None:
+        return "not measured"
+    if unit == "x":
+        return f"{value:.3f}x" if value < 10 else f"{value:.0f}x"
+    if unit in ("MiB", "ms"):
+        return f"{value:,.0f} {unit}"
+    return f"{value:,.1f} {unit}"
 
 
-def console_table(raw, figures, baseline=None):
-    """Plain-text table for the terminal."""
-    before = _baseline_values(baseline)
-    rows = [("#", "Figure", "Value", "Goal", "Met") + (("Before",) if before else ())]
-    for figure in figures:
-        row = (figure["id"], figure["name"][:60], figure["text"], figure["goal"] or "",
-               {True: "yes", False: "NO", None: ""}[figure["met"]])
-        if before:
-            row += (before[figure["id"]]["text"] if figure["id"] in before else "",)
-        rows.append(row)
-    widths = [max(len(str(row[column])) for row in rows) for column in range(len(rows[0]))]
-    text = [f"\nBenchmarks on {machine.one_line(raw['machine'])} (CNN weights: RANDOM)"]
-    for index, row in enumerate(rows):
-        text.append("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
-        if index == 0:
-            text.append("  ".join("-" * width for width in widths))
-    return "\n".join(text)
+def complete(figures, before):
+    """The figures in report order, each with goal, met and before; ValueError on an unknown id."""
+    by_id = {}
+    for line in figures:
+        if line["id"] not in goals.FIGURES:
+            raise ValueError(f"figure {line['id']!r} is not in benchmarks/goals.py's FIGURES")
+        by_id[line["id"]] = dict(line, name=goals.FIGURES[line["id"]][0], goal=goals.goal_text(line["id"]),
+                                 met=goals.meets(line["id"], line["value"]),
+                                 before=before.get(line["id"], {}).get("value"))
+    return [by_id[figure_id] for figure_id in goals.FIGURES if figure_id in by_id]
 
 
-def _strip_outputs(value):
-    """Raw results without the children's full stdout/stderr (they stay in the scratch logs)."""
-    if isinstance(value, dict):
-        return {key: _strip_outputs(item) for key, item in value.items() if key not in ("stdout", "stderr")}
-    if isinstance(value, list):
-        return [_strip_outputs(item) for item in value]
-    return value
+def markdown(figures, machine, settings, source, command, total_seconds):
+    versions = ", ".join(f"{name} {version}" for name, version in machine["versions"].items())
+    lines = ["# Benchmark results", "",
+             f"{machine['date']}; {machine['cores']} cores ({machine['cpu']}), 1-minute load average "
+             f"{machine['load_average'][0]} at the start, {machine['load_average'][1]} at the end; {versions}.",
+             f"`{command}` took {total_seconds / 60:.1f} min. CNN weights: random (offline); speed does not "
+             f"depend on them. Settings: `{json.dumps(settings)}`.",
+             "What each figure means, how it is measured and why its goal: [README.md](README.md).",
+             f"Before: {source or 'no baseline'}.", "",
+             "| id | figure | value | reference | goal | met | before | detail |",
+             "|---|---|---|---|---|---|---|---|"]
+    for line in figures:
+        met = {True: "yes", False: "**no**", None: ""}[line["met"]]
+        before = "" if line["before"] is None else format_value(line["before"], line["unit"])
+        lines.append(f"| {line['id']} | {line['name']} | {format_value(line['value'], line['unit'])} | "
+                     f"{line['reference']} | {line['goal']} | {met} | {before} | {line.get('detail', '')} |")
+    missed = [line["id"] for line in figures if line["met"] is False]
+    lines += ["", f"Goals missed: {', '.join(missed) if missed else 'none'}.", ""]
+    return "\n".join(lines)
 
 
-def write(results_dir, raw, figures, baseline=None):
-    """Write results.json and results.md; return their paths."""
+def write(results_dir, figures, settings, baseline_path, command, total_seconds, load_at_start):
+    """Write results.json and results.md; their paths."""
+    source, before = read_baseline(baseline_path)
+    machine = describe_machine(load_at_start)
+    figures = complete(figures, before)
     os.makedirs(results_dir, exist_ok=True)
-    json_path = os.path.join(results_dir, "results.json")
-    md_path = os.path.join(results_dir, "results.md")
-    document = {"machine": raw["machine"], "settings": raw["settings"], "command": raw.get("command"),
-                "total_seconds": raw["total_seconds"], "figures": figures,
-                "breakdown": analysis.breakdown(raw), "notes": raw.get("notes") or [],
-                "baseline_date": baseline["machine"]["date"] if baseline else None,
-                "raw": _strip_outputs(raw)}
+    json_path, markdown_path = os.path.join(results_dir, "results.json"), os.path.join(results_dir, "results.md")
     with open(json_path, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=1, default=str)
+        json.dump({"machine": machine, "settings": settings, "command": command, "total_seconds": total_seconds,
+                   "before_source": source, "figures": figures}, handle, indent=1)
         handle.write("\n")
-    with open(md_path, "w", encoding="utf-8") as handle:
-        handle.write(markdown(raw, figures, baseline))
-    return [json_path, md_path]
+    with open(markdown_path, "w", encoding="utf-8") as handle:
+        handle.write(markdown(figures, machine, settings, source, command, total_seconds))
+    return json_path, markdown_path
