@@ -96,5 +96,9 @@ demo-choice-answers: $(INSTALLED)
 bench: $(INSTALLED)
 	$(PYTHON) -m benchmarks.run
 
+# Every measurement once on tiny data (also run by `make test`, so the benchmarks cannot rot).
+bench-quick: $(INSTALLED)
+	$(PYTHON) -m benchmarks.run --quick
+
 clean:
 	rm -rf $(DEMO_DIR) .pytest_cache

@@ -27,6 +27,7 @@ class Settings:
     work_dir: str
     quick: bool = False
     seed: int = 0
+    backbone: str = "inception_v3"    # --cnn (the default backbone)
     image_size: int = 299             # InceptionV3's own input size, where the CNN does real work
     frames_per_video: int = 16
     num_videos: int = 8               # the small synthetic set; the large one has 4x
@@ -40,7 +41,9 @@ class Settings:
 
     @classmethod
     def quick_run(cls, work_dir, seed=0):
-        return cls(work_dir=work_dir, quick=True, seed=seed, image_size=75, frames_per_video=4,
+        # The smallest backbone at its smallest input: the smoke run checks the code, not the CNN.
+        return cls(work_dir=work_dir, quick=True, seed=seed, backbone="mobilenet_v3_large", image_size=32,
+                   frames_per_video=4,
                    num_videos=6, video_size=(64, 48, 1.0), cnn_seconds=1.0, long_clip=(160, 96, 4.0),
                    long_clip_copies=2, seek_repeats=1, msvd_fraction=0.02, latency_repeats=2)
 
@@ -62,18 +65,18 @@ def say(message):
 
 
 @functools.lru_cache(maxsize=None)
-def frozen_cnn(image_size, weights=None):
-    """The product's frozen CNN (default backbone; random weights unless given), built once."""
-    from features import backbones, cnn
-    return cnn.FrozenCnn(backbones.DEFAULT_BACKBONE, weights or cnn.RANDOM_WEIGHTS, image_size)
+def frozen_cnn(backbone, image_size, weights=None):
+    """The product's frozen CNN (random weights unless given), built once."""
+    from features import cnn
+    return cnn.FrozenCnn(backbone, weights or cnn.RANDOM_WEIGHTS, image_size)
 
 
-def cnn_rate(image_size, seconds, batch_size=None, seed=0):
+def cnn_rate(backbone, image_size, seconds, batch_size=None, seed=0):
     """(frames/s, CPU seconds per frame) of `FrozenCnn.embed` on batches of random frames in memory."""
     import numpy as np
     from pipeline import config
     batch_size = batch_size or config.DEFAULT_INFERENCE_BATCH_SIZE
-    cnn = frozen_cnn(image_size)
+    cnn = frozen_cnn(backbone, image_size)
     batch = np.random.default_rng(seed).integers(0, 256, (batch_size, image_size, image_size, 3), np.uint8)
     cnn.embed(batch)  # Traces the function.
     calls, started, cpu_started = 0, time.perf_counter(), time.process_time()
@@ -120,7 +123,7 @@ def pipeline_argv(settings, data_dir, output_dir, *extra):
     return ["--annotations", os.path.join(data_dir, synthetic.QA_FILE_PATTERN.format(split="*")),
             "--video_dir", os.path.join(data_dir, synthetic.VIDEOS_DIR),
             "--video_pattern", synthetic.VIDEO_FILE_PATTERN, "--output_dir", output_dir,
-            "--cnn_weights", cnn.RANDOM_WEIGHTS, "--image_size", str(settings.image_size),
+            "--cnn", settings.backbone, "--cnn_weights", cnn.RANDOM_WEIGHTS, "--image_size", str(settings.image_size),
             "--frames_per_video", str(settings.frames_per_video), *extra]
 
 

@@ -62,7 +62,8 @@ def measure(settings, shared):
     answer_times = _seconds(lambda: model.answer(model.decode(video_path), questions), settings.latency_repeats)
     decoded = model.decode(video_path)
     cnn_config = manifest_lib.cnn_config(model.manifest)
-    cnn = common.frozen_cnn(manifest_lib.image_size(model.manifest), cnn_config[manifest_lib.CNN_WEIGHTS])
+    cnn = common.frozen_cnn(manifest_lib.backbone_name(model.manifest), manifest_lib.image_size(model.manifest),
+                            cnn_config[manifest_lib.CNN_WEIGHTS])
     cnn_times = _seconds(lambda: cnn.embed(decoded.frames), settings.latency_repeats)
     decode_times = _seconds(lambda: model.decode(video_path), settings.latency_repeats)
     answer, alone = min(answer_times), min(cnn_times)

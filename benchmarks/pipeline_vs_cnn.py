@@ -18,12 +18,12 @@ def measure(settings, shared):
     small_data = common.synthetic_data(settings, "synthetic_small", settings.num_videos)
     large_data = common.synthetic_data(settings, "synthetic_large", 4 * settings.num_videos)
     common.say(f"bare CNN at {size} px")
-    rate_before, cpu_before = common.cnn_rate(size, settings.cnn_seconds)
+    rate_before, cpu_before = common.cnn_rate(settings.backbone, size, settings.cnn_seconds)
     small = common.run_pipeline(settings, "pipeline_small", small_data,
                                 "--feature_cache", settings.path("cache_small"))
     large = common.run_pipeline(settings, "pipeline_large", large_data,
                                 "--feature_cache", settings.path("cache_large"))
-    rate_after, cpu_after = common.cnn_rate(size, settings.cnn_seconds)
+    rate_after, cpu_after = common.cnn_rate(settings.backbone, size, settings.cnn_seconds)
     cnn_rate, cnn_cpu = max(rate_before, rate_after), min(cpu_before, cpu_after)
     steady_rate, fixed_seconds, steady_cpu = common.steady_state(small, large)
     shared.update(cnn_rate=cnn_rate, fixed_seconds=fixed_seconds, large_run=large)

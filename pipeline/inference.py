@@ -20,7 +20,7 @@ import functools
 import numpy as np
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler
 
-from features import cnn
+from features import backbones, cnn
 from pipeline import metrics
 
 
@@ -34,6 +34,21 @@ def frames_in_element(element, batch_size):
     """
     frames = element[1] if isinstance(element, tuple) else element
     return min(max(1, len(frames)), batch_size)
+
+
+class LazyFrozenCnn:
+    """The worker's FrozenCnn, built on its first frames: a run whose clips all come from the
+    feature cache never builds it (RunInference loads its model when the worker starts)."""
+
+    def __init__(self, backbone, weights, image_size):
+        self.arguments = (backbone, weights, image_size)
+        self.feature_dim = backbones.get_backbone(backbone).feature_dim
+        self._model = None
+
+    def embed(self, frames):
+        if self._model is None:
+            self._model = cnn.FrozenCnn(*self.arguments)
+        return self._model.embed(frames)
 
 
 class FrozenCnnModelHandler(ModelHandler):
@@ -51,7 +66,7 @@ class FrozenCnnModelHandler(ModelHandler):
         self.batch_size = batch_size
 
     def load_model(self):
-        return cnn.FrozenCnn(self.backbone, self.weights, self.image_size)
+        return LazyFrozenCnn(self.backbone, self.weights, self.image_size)
 
     def run_inference(self, batch, model, inference_args=None):
         counts = [len(frames) for frames in batch]
