@@ -9,8 +9,9 @@ inputs (resizing is `features.frames`).
 Weights (`--cnn_weights`), for every backbone:
   imagenet        Keras downloads the ImageNet weights the first time (needs
                   internet; cached under ~/.keras/models afterwards).
-  random[:SEED]   seeded He-normal initialisation (default seed 0), for offline
-                  tests and demos; features are real CNN outputs but carry no
+  random[:SEED]   seeded He-normal kernels with batch-norm statistics calibrated
+                  on seeded noise images (default seed 0), for offline tests
+                  and demos; features are real CNN outputs but carry no
                   ImageNet knowledge. Output says so wherever it is used.
   PATH            a Keras weights file (.h5 / .weights.h5) for this
                   architecture without its top; gs:// and other Beam
@@ -75,14 +76,40 @@ def describe_weights(backbone_name, weights):
     return f"{architecture} weights from {value}"
 
 
-def _initialize_random(model, seed):
-    """Seeded He-normal kernels (biases and batch-norm statistics keep Keras defaults)."""
+# Random weights: batch-norm statistics are calibrated on this many seeded noise images.
+CALIBRATION_IMAGES = 8
+
+
+def _initialize_random(model, seed, preprocess_input, image_size):
+    """Seeded He-normal kernels, then batch-norm statistics calibrated on seeded noise images.
+
+    With Keras's default statistics (mean 0, variance 1) the pooled features of
+    a randomly initialised network vanish or explode with depth (MobileNetV3
+    about 1e-8, EfficientNetV2 1e-5, ResNet50 1e4). One forward pass in
+    training mode with momentum 0 sets every batch-norm layer's moving
+    statistics to those of its own input, so each layer normalises what it
+    receives: the features of every backbone keep a usable scale. Everything
+    is a function of the seed, so the weights (and their checksum) repeat.
+    """
     generator = np.random.default_rng(seed)
     for variable in model.weights:
         if variable.name.split("/")[-1].startswith(("kernel", "depthwise_kernel")):
             fan_in = int(np.prod(variable.shape[:-1]))
             values = generator.normal(0.0, np.sqrt(2.0 / fan_in), size=variable.shape)
             variable.assign(values.astype(np.float32))
+    normalizations = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    dropouts = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    momenta, rates = [layer.momentum for layer in normalizations], [layer.rate for layer in dropouts]
+    for layer in normalizations:
+        layer.momentum = 0.0
+    for layer in dropouts:  # Training mode must not drop anything (EfficientNet's stochastic depth).
+        layer.rate = 0.0
+    images = generator.integers(0, 256, size=(CALIBRATION_IMAGES, image_size, image_size, 3)).astype(np.float32)
+    model(preprocess_input(images), training=True)
+    for layer, momentum in zip(normalizations, momenta):
+        layer.momentum = momentum
+    for layer, rate in zip(dropouts, rates):
+        layer.rate = rate
 
 
 def _local_copy(path):
@@ -114,7 +141,7 @@ def build_cnn(backbone_name, weights, image_size):
     model = constructor(include_top=False, pooling="avg", input_shape=(image_size, image_size, 3),
                         weights=IMAGENET_WEIGHTS if kind == IMAGENET_WEIGHTS else None)
     if kind == RANDOM_WEIGHTS:
-        _initialize_random(model, value)
+        _initialize_random(model, value, preprocess_function(backbone_name), image_size)
     elif kind == FILE_WEIGHTS:
         _load_weights_file(model, backbone, value)
     model.trainable = False

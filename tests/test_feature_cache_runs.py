@@ -10,9 +10,11 @@ every record is byte for byte the one the first run wrote.
 import glob
 import os
 
+import numpy as np
 import pytest
 
 from features import manifest as manifest_lib
+from features import schema
 from pipeline import metrics
 
 import shared_runs
@@ -56,9 +58,23 @@ def test_the_rerun_reuses_every_clip_but_the_damaged_one(rerun, pipeline_output)
 
 
 def test_records_made_with_the_cache_equal_records_made_without_it(rerun, pipeline_output):
+    """Every reused clip's record is byte for byte the first run's. The one clip embedded again (its entry
+    was damaged) went through the CNN in another batch, which may change float rounding: its features
+    agree to float16 precision, and everything else about it is identical."""
     first, second = shared_runs.read_serialized(pipeline_output), shared_runs.read_serialized(rerun["output_dir"])
     assert sorted(first) == sorted(second) and first
-    assert all(first[video_id] == second[video_id] for video_id in first)
+    differing = [video_id for video_id in first if first[video_id] != second[video_id]]
+    assert len(differing) <= 1, differing
+    if differing:
+        before = {video[schema.VIDEO_ID_KEY]: video for videos in shared_runs.read_parsed(pipeline_output).values()
+                  for video in videos}[differing[0]]
+        after = {video[schema.VIDEO_ID_KEY]: video for videos in shared_runs.read_parsed(rerun["output_dir"]).values()
+                 for video in videos}[differing[0]]
+        for key, value in before.items():
+            if key == schema.FRAME_FEATURES_KEY:
+                np.testing.assert_allclose(after[key], value, rtol=2e-3, atol=1e-3)
+            else:
+                assert after[key] == value, key
 
 
 def test_the_damaged_entry_was_replaced_by_a_whole_one(rerun, pipeline_output):

@@ -57,7 +57,7 @@ def test_missing_or_foreign_model_dirs(tmp_path):
 
 
 def test_an_unknown_video_encoder_is_refused_not_replaced():
-    with pytest.raises(ValueError, match="--video_encoder 'meen': choose one of lstm, mean, none"):
+    with pytest.raises(ValueError, match="--video_encoder 'meen': choose one of lstm, mean, attention, transformer, none"):
         config.NetworkConfig(video_encoder="meen")
 
 

@@ -227,7 +227,7 @@ def test_a_long_question_is_truncated_and_counted(run, videos, written):
 def test_text_that_is_not_valid_utf8_rejects_only_its_row(errors, written):
     latin = the_error(errors, "latin-1", "read_annotations")
     assert latin["reason"] == "question is not valid UTF-8 (byte 0xe9 at character 3)"
-    assert latin["source"].endswith("train_qa.json:item 50")
+    assert latin["source"].endswith("train_qa.json:item 52")
     assert latin["input"]["question"] == "caf\\xe9 or tea?"  # Shown escaped, written as valid UTF-8.
     surrogate = the_error(errors, "lone-surrogate", "read_annotations")
     assert "lone surrogate \\ud83d" in surrogate["reason"]
