@@ -35,6 +35,11 @@ which has no val split, 80/20), with every split non-empty from three pairs up
 included (GIFs and annotation files byte for byte). The ball of an "appearance"
 clip is visible in half its frames only.
 
+Harder kinds, whose answers hang on the order and timing of several events
+(`synthetic_kinds`; each written to D/<kind>/ in its own layout, with
+D/kinds.json saying how to run the pipeline on each, see `synthetic_hard`):
+
+    python -m pipeline.synthetic --output_dir D --kinds long_early,count_repeats,after_before,which_first
 """
 
 import argparse
@@ -45,7 +50,7 @@ import os
 import numpy as np
 
 from features import schema
-from pipeline import synthetic_how2qa
+from pipeline import synthetic_hard, synthetic_how2qa, synthetic_kinds
 from pipeline import synthetic_layouts
 from pipeline import synthetic_questions
 from pipeline import synthetic_scenes as scenes
@@ -198,6 +203,10 @@ def run(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--layout", choices=LAYOUT_CHOICES, default=None,
                         help=f"the benchmark whose published file layout to write (default {DEFAULT_LAYOUT})")
+    parser.add_argument("--kinds", default=None,
+                        help=f"instead of --layout: harder kinds, each in D/<kind>/ ({','.join(synthetic_kinds.KINDS)}); "
+                             f"their frame counts are fixed, at --width x --height (default "
+                             f"{synthetic_hard.DEFAULT_WIDTH}x{synthetic_hard.DEFAULT_HEIGHT})")
     parser.add_argument("--width", type=int, default=None, help="default: the layout's (160; tgif_qa 120)")
     parser.add_argument("--height", type=int, default=None, help="default: the layout's (120; tgif_qa 90)")
     parser.add_argument("--fps", type=float, default=None,
@@ -207,6 +216,8 @@ def run(argv=None):
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         parser.error(f"unrecognised arguments: {' '.join(unknown)}")
+    if args.kinds is not None:
+        return run_kinds(parser, args)
     try:
         summary = generate(args.output_dir, args.num_videos, args.seed, width=args.width, height=args.height,
                            fps=args.fps, seconds=args.seconds, layout=args.layout or DEFAULT_LAYOUT)
@@ -223,6 +234,26 @@ def run(argv=None):
         print("rows per file:", json.dumps(summary["rows_per_file"]))
     print(f"question groups ({QUESTION_GROUPS_FILE}):",
           json.dumps(summary.get("question_groups", MSRVTT_QUESTION_GROUPS)))
+    return summary
+
+
+def run_kinds(parser, args):
+    """`--kinds`: the harder kinds, each in its own directory; refuses flags that do not apply."""
+    given = [flag for flag, value in (("--layout", args.layout), ("--fps", args.fps), ("--seconds", args.seconds))
+             if value is not None]
+    if given:
+        parser.error(f"--kinds chooses each kind's layout and timing: leave out {', '.join(given)}")
+    try:
+        summary = synthetic_hard.generate_kinds(args.output_dir, synthetic_kinds.parse_kinds(args.kinds),
+                                                args.num_videos, args.seed, width=args.width, height=args.height)
+    except ValueError as error:
+        parser.error(str(error))
+    for name, kind in summary["kinds"].items():
+        print(f"{name}: {summary['num_videos']} videos ({summary['width']}x{summary['height']}, "
+              f"{kind['frames_per_video']} frames at {kind['fps']:g} fps, {kind['twin']} twins) in the "
+              f"{kind['layout']} layout ({kind['task']}) -> {os.path.join(args.output_dir, kind['directory'])}; "
+              f"videos per split {json.dumps(kind['videos_per_split'])}")
+    print(f"how to run the pipeline on each kind: {os.path.join(args.output_dir, synthetic_hard.KINDS_FILE)}")
     return summary
 
 
