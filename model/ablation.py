@@ -24,7 +24,7 @@ if __name__ == "__main__":
 import argparse
 import sys
 
-from features import cli
+from features import cli, schema
 from model import storage
 
 OVERALL_GROUP = "all"
@@ -69,27 +69,41 @@ def group_accuracy(results, question_types):
     return correct, questions
 
 
+def group_mse(results, question_types):
+    """Count models: the mean squared error over the given question types (None without questions)."""
+    rows = [results["per_type"][name] for name in question_types if name in results["per_type"]]
+    questions = sum(row["questions"] for row in rows)
+    return sum(row["mse"] * row["questions"] for row in rows) / questions if questions else None
+
+
 def ablation_rows(named_results, groups):
-    """[(model name, {group: (correct, questions)})], the last group being all questions."""
+    """[(model name, {group: (correct, questions[, mse])})], the last group being all questions.
+
+    A count model's cells carry the MSE too (TGIF-QA's metric), after its rounded accuracy.
+    """
     rows = []
     for name, results in named_results:
-        cells = {group: group_accuracy(results, types) for group, types in groups.items()}
-        cells[OVERALL_GROUP] = (results["overall"]["correct"], results["overall"]["questions"])
+        count = results.get("task") == schema.TASK_COUNT
+        cells = {group: group_accuracy(results, types) + ((group_mse(results, types),) if count else ())
+                 for group, types in groups.items()}
+        cells[OVERALL_GROUP] = (results["overall"]["correct"], results["overall"]["questions"]) + (
+            (results["overall"]["mse"],) if count else ())
         rows.append((name, cells))
     return rows
 
 
 def format_table(rows, split):
     groups = list(rows[0][1]) if rows else [OVERALL_GROUP]
-    lines = [f"Ablation on the {split} split: accuracy (correct / questions)", "",
+    lines = [f"Ablation on the {split} split: accuracy (correct / questions); count models: MSE first", "",
              "| video encoder | " + " | ".join(groups) + " |",
              "|---|" + "---:|" * len(groups)]
     for name, cells in rows:
         formatted = []
         for group in groups:
-            correct, questions = cells[group]
+            correct, questions, *mse = cells[group]
             accuracy = f"{100.0 * correct / questions:.1f}%" if questions else "n/a"
-            formatted.append(f"{accuracy} ({correct}/{questions})")
+            error = f"MSE {mse[0]:.2f}, " if mse and mse[0] is not None else ""
+            formatted.append(f"{error}{accuracy} ({correct}/{questions})")
         lines.append(f"| {name} | " + " | ".join(formatted) + " |")
     return "\n".join(lines) + "\n"
 

@@ -34,6 +34,12 @@ which has no val split, 80/20), with every split non-empty from three pairs up
 (two for TGIF-QA). Everything is deterministic for a given seed, decoded frames
 included (GIFs and annotation files byte for byte). The ball of an "appearance"
 clip is visible in half its frames only.
+
+Harder kinds, whose answers hang on the order and timing of several events
+(`synthetic_kinds`; each written to D/<kind>/ in its own layout, with
+D/kinds.json saying how to run the pipeline on each, see `synthetic_hard`):
+
+    python -m pipeline.synthetic --output_dir D --kinds long_early,count_repeats,after_before,which_first
 """
 
 import argparse
@@ -44,21 +50,22 @@ import os
 import numpy as np
 
 from features import schema
-from pipeline import synthetic_how2qa
+from pipeline import synthetic_hard, synthetic_how2qa, synthetic_kinds
 from pipeline import synthetic_layouts
 from pipeline import synthetic_questions
 from pipeline import synthetic_scenes as scenes
 from pipeline import synthetic_video
 # Re-exported: other modules and tests encode their clips with `synthetic.write_video`.
 from pipeline.synthetic_video import DEFAULT_CODEC_OPTIONS, FULL_RANGE_CODECS, write_video  # noqa: F401
+from pipeline.synthetic_layouts import split_sizes, write_question_groups  # noqa: F401
 
 ORDER_QUESTION_TYPES = scenes.EVENT_KINDS
 SINGLE_FRAME_QUESTION_TYPES = ("color", "count")
-VIDEO_FILE_PATTERN = "video{video_id}.mp4"
+VIDEO_FILE_PATTERN = synthetic_layouts.MSRVTT_VIDEO_FILE_PATTERN
 VIDEOS_DIR = synthetic_layouts.VIDEOS_DIR
 # {"order": [question types], "single_frame": [...]}: read by `model.ablation --question_groups`.
-QUESTION_GROUPS_FILE = "question_groups.json"
-QA_FILE_PATTERN = "{split}_qa.json"
+QUESTION_GROUPS_FILE = synthetic_layouts.QUESTION_GROUPS_FILE
+QA_FILE_PATTERN = synthetic_layouts.MSRVTT_QA_FILE_PATTERN
 COUNT_WORDS = ("zero", "one", "two", "three")
 
 ORDER_QUESTIONS = {
@@ -82,25 +89,6 @@ LAYOUTS = {layout.name: layout for layout in (
 LAYOUT_CHOICES = (DEFAULT_LAYOUT, *LAYOUTS)
 MSRVTT_QUESTION_GROUPS = {synthetic_questions.ORDER_GROUP: list(ORDER_QUESTION_TYPES),
                           synthetic_questions.SINGLE_FRAME_GROUP: list(SINGLE_FRAME_QUESTION_TYPES)}
-# The share of pairs held out of train, shared evenly by the other splits (val 10%, test 10%).
-HELD_OUT_FRACTION = 0.2
-
-
-def split_sizes(num_pairs, splits=schema.SPLITS):
-    """Pair counts per split, train first: about 80/10/10 (80/20 for two splits).
-
-    Every split is non-empty from len(splits) pairs up; below that, train gets
-    one pair and the last split the rest.
-    """
-    held_out_splits = len(splits) - 1
-    if num_pairs > held_out_splits:
-        held_out = max(1, round(HELD_OUT_FRACTION / held_out_splits * num_pairs))
-        held_out = min(held_out, (num_pairs - 1) // held_out_splits)
-        return (num_pairs - held_out_splits * held_out,) + (held_out,) * held_out_splits
-    if not num_pairs:
-        return (0,) * len(splits)
-    return (1,) + (0,) * (held_out_splits - 1) + (num_pairs - 1,)
-
 
 def plan_pairs(num_pairs, seed, splits=schema.SPLITS):
     """Per pair: split, event kind, direction of the even twin and question phrasings."""
@@ -141,12 +129,6 @@ def clip_settings(layout, width=None, height=None, fps=None, seconds=None):
         fps=defaults.fps if fps is None else fps, seconds=defaults.seconds if seconds is None else seconds)
     settings.validate(gif=layout != DEFAULT_LAYOUT and LAYOUTS[layout].gif)
     return settings
-
-
-def write_question_groups(output_dir, groups):
-    with open(os.path.join(output_dir, QUESTION_GROUPS_FILE), "w", encoding="utf-8") as groups_file:
-        json.dump(groups, groups_file, indent=1)
-        groups_file.write("\n")
 
 
 def generate(output_dir, num_videos, seed, width=None, height=None, fps=None, seconds=None,
@@ -219,8 +201,12 @@ def run(argv=None):
     parser.add_argument("--output_dir", required=True, help="directory to write videos/ and the annotations into")
     parser.add_argument("--num_videos", type=int, default=200, help="even number of clips (twin pairs)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--layout", choices=LAYOUT_CHOICES, default=DEFAULT_LAYOUT,
-                        help="the benchmark whose published file layout to write")
+    parser.add_argument("--layout", choices=LAYOUT_CHOICES, default=None,
+                        help=f"the benchmark whose published file layout to write (default {DEFAULT_LAYOUT})")
+    parser.add_argument("--kinds", default=None,
+                        help=f"instead of --layout: harder kinds, each in D/<kind>/ ({','.join(synthetic_kinds.KINDS)}); "
+                             f"their frame counts are fixed, at --width x --height (default "
+                             f"{synthetic_hard.DEFAULT_WIDTH}x{synthetic_hard.DEFAULT_HEIGHT})")
     parser.add_argument("--width", type=int, default=None, help="default: the layout's (160; tgif_qa 120)")
     parser.add_argument("--height", type=int, default=None, help="default: the layout's (120; tgif_qa 90)")
     parser.add_argument("--fps", type=float, default=None,
@@ -230,9 +216,11 @@ def run(argv=None):
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         parser.error(f"unrecognised arguments: {' '.join(unknown)}")
+    if args.kinds is not None:
+        return run_kinds(parser, args)
     try:
         summary = generate(args.output_dir, args.num_videos, args.seed, width=args.width, height=args.height,
-                           fps=args.fps, seconds=args.seconds, layout=args.layout)
+                           fps=args.fps, seconds=args.seconds, layout=args.layout or DEFAULT_LAYOUT)
     except ValueError as error:
         parser.error(str(error))
     print(f"wrote {summary['num_videos']} videos ({summary['width']}x{summary['height']}, "
@@ -246,6 +234,26 @@ def run(argv=None):
         print("rows per file:", json.dumps(summary["rows_per_file"]))
     print(f"question groups ({QUESTION_GROUPS_FILE}):",
           json.dumps(summary.get("question_groups", MSRVTT_QUESTION_GROUPS)))
+    return summary
+
+
+def run_kinds(parser, args):
+    """`--kinds`: the harder kinds, each in its own directory; refuses flags that do not apply."""
+    given = [flag for flag, value in (("--layout", args.layout), ("--fps", args.fps), ("--seconds", args.seconds))
+             if value is not None]
+    if given:
+        parser.error(f"--kinds chooses each kind's layout and timing: leave out {', '.join(given)}")
+    try:
+        summary = synthetic_hard.generate_kinds(args.output_dir, synthetic_kinds.parse_kinds(args.kinds),
+                                                args.num_videos, args.seed, width=args.width, height=args.height)
+    except ValueError as error:
+        parser.error(str(error))
+    for name, kind in summary["kinds"].items():
+        print(f"{name}: {summary['num_videos']} videos ({summary['width']}x{summary['height']}, "
+              f"{kind['frames_per_video']} frames at {kind['fps']:g} fps, {kind['twin']} twins) in the "
+              f"{kind['layout']} layout ({kind['task']}) -> {os.path.join(args.output_dir, kind['directory'])}; "
+              f"videos per split {json.dumps(kind['videos_per_split'])}")
+    print(f"how to run the pipeline on each kind: {os.path.join(args.output_dir, synthetic_hard.KINDS_FILE)}")
     return summary
 
 

@@ -37,8 +37,16 @@ from features import schema
 from pipeline import synthetic_questions as questions
 from pipeline import synthetic_scenes as scenes
 from pipeline import synthetic_video
+from pipeline.layouts import splits as split_rules
 
 VIDEOS_DIR = "videos"
+# The MSRVTT-QA layout (written by `synthetic` and `synthetic_hard`).
+MSRVTT_VIDEO_FILE_PATTERN = "video{video_id}.mp4"
+MSRVTT_QA_FILE_PATTERN = "{split}_qa.json"
+# {group: [question types]}: read by `model.ablation --question_groups`.
+QUESTION_GROUPS_FILE = "question_groups.json"
+# The share of pairs held out of train, shared evenly by the other splits (val 10%, test 10%).
+HELD_OUT_FRACTION = 0.2
 # Seeds of the random streams besides each pair's scene stream [seed, pair_index].
 NAMES_STREAM = 1_000_003
 CHOICES_STREAM = 1
@@ -75,6 +83,28 @@ def random_ids(rng, count, alphabet=YOUTUBE_ID_ALPHABET, length=YOUTUBE_ID_LENGT
     return ids
 
 
+def split_sizes(num_pairs, splits=schema.SPLITS):
+    """Pair counts per split, train first: about 80/10/10 (80/20 for two splits).
+
+    Every split is non-empty from len(splits) pairs up; below that, train gets
+    one pair and the last split the rest.
+    """
+    held_out_splits = len(splits) - 1
+    if num_pairs > held_out_splits:
+        held_out = max(1, round(HELD_OUT_FRACTION / held_out_splits * num_pairs))
+        held_out = min(held_out, (num_pairs - 1) // held_out_splits)
+        return (num_pairs - held_out_splits * held_out,) + (held_out,) * held_out_splits
+    if not num_pairs:
+        return (0,) * len(splits)
+    return (1,) + (0,) * (held_out_splits - 1) + (num_pairs - 1,)
+
+
+def write_question_groups(output_dir, groups):
+    with open(os.path.join(output_dir, QUESTION_GROUPS_FILE), "w", encoding="utf-8") as groups_file:
+        json.dump(groups, groups_file, indent=1)
+        groups_file.write("\n")
+
+
 def write_clip_video(path, frames, fps):
     """Encode by the file's extension: .gif (GIF), .webm (VP9), .mp4/.mkv (H.264); Matroska bit-exact."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -86,6 +116,11 @@ def write_clip_video(path, frames, fps):
     synthetic_video.write_video(
         path, frames, fps, codec="libvpx-vp9" if extension == ".webm" else "libx264",
         container_options=synthetic_video.BITEXACT_CONTAINER_OPTIONS if matroska else None)
+
+
+def carved_split(video_id):
+    """The split the reader gives a video of a train file of a layout published without validation."""
+    return split_rules.carve_validation(video_id, split_rules.CARVED_VALIDATION_PERCENT)
 
 
 def write_csv(path, header, rows, delimiter=",", line_end="\n"):
@@ -161,18 +196,33 @@ class TgifQaLayout(SingleEventLayout):
                        questions.SINGLE_FRAME_GROUP: ["action", "color", "number"]}
 
     def video_names(self, rng, count):
+        """TGIF-style GIF names; twins (2k, 2k+1) always land in one split of the reader's carve.
+
+        The reader carves validation out of Train by a hash of each name
+        (`splits.carve_validation`), so the second twin's name is drawn until
+        the carve puts it where the first twin's goes: a pair never straddles
+        train and val.
+        """
         alphabet = string.ascii_letters + string.digits
-        return [f"tumblr_{name}o1_250" for name in random_ids(rng, count, alphabet, TUMBLR_ID_LENGTH)]
+        names, seen = [], set()
+        while len(names) < count:
+            name = f"tumblr_{random_ids(rng, 1, alphabet, TUMBLR_ID_LENGTH)[0]}o1_250"
+            if name in seen or (len(names) % 2 and carved_split(name) != carved_split(names[-1])):
+                continue
+            seen.add(name)
+            names.append(name)
+        return names
 
     def relative_path(self, name, pair_index):
         return f"{VIDEOS_DIR}/{name}.gif"
 
     @staticmethod
-    def _capitalised(question):
+    def question_text(question):
+        """'how many ...' -> 'How many ... ?', as TGIF-QA writes its questions."""
         return f"{question[0].upper()}{question[1:]} ?"
 
     def _choice_row(self, item):
-        return (self._capitalised(item.question), *item.candidates, item.answer_index)
+        return (self.question_text(item.question), *item.candidates, item.answer_index)
 
     def task_rows(self, clip):
         """{task: [row fields from the question to the answer (FrameQA: to the type)]} of one clip."""
@@ -181,7 +231,7 @@ class TgifQaLayout(SingleEventLayout):
         return {
             "transition": [self._choice_row(chosen["order"])],
             "action": [self._choice_row(chosen["color"]), self._choice_row(chosen["circles"])],
-            "count": [(self._capitalised(facts.order_count_question), facts.order_count)],
+            "count": [(self.question_text(facts.order_count_question), facts.order_count)],
             "frameqa": [(f"{questions.COLOR_QUESTION.format(object=facts.object_name)} ?", facts.color_name,
                          self.frameqa_types["color"]),
                         (f"{questions.CIRCLES_QUESTION} ?", facts.circles_word, self.frameqa_types["number"])],

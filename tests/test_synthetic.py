@@ -555,6 +555,26 @@ def test_layout_same_seed_same_bytes(tmp_path, layout):
     LAYOUT_READERS[layout](first)  # ... and still the published layout at another size.
 
 
+def test_tgif_twins_stay_together_after_the_readers_validation_carve(tmp_path):
+    """TGIF-QA has no val split: the reader carves one out of Train by a hash of the GIF name; twins go together."""
+    from pipeline import annotations, paths
+    output_dir = str(tmp_path)
+    summary = synthetic.generate(output_dir, 60, 2, width=32, height=32, seconds=0.2, layout="tgif_qa")
+    files = [os.path.join(output_dir, name) for name in sorted(os.listdir(output_dir)) if name.endswith(".csv")]
+    sources = annotations.plan_sources([path for path in files if "_count_" in path], "auto",
+                                       annotations.read_file_head)
+    locate = paths.VideoLocator(os.path.join(output_dir, "videos"), None, None, layout="tgif_qa")
+    config = annotations.ReadConfig(max_question_tokens=schema.DEFAULT_MAX_QUESTION_TOKENS)
+    split_of = {}
+    for source in sources:
+        valid, errors, _ = annotations.read_source(source, lambda path: open(path, "rb").read(), config, locate)
+        assert not errors
+        split_of.update({f"videos/{question.video_id}.gif": question.split for question in valid})
+    pair_splits = [(split_of[first], split_of[second]) for first, second in summary["pairs"]]
+    assert all(first == second for first, second in pair_splits), pair_splits
+    assert {first for first, _ in pair_splits} == {"train", "val", "test"}  # The carve did take some pairs.
+
+
 def test_layout_splits_keep_every_split_from_a_few_pairs():
     assert synthetic.split_sizes(2, ("train", "test")) == (1, 1)
     assert synthetic.split_sizes(10, ("train", "test")) == (8, 2)
