@@ -1,4 +1,4 @@
-# make test   create .venv, install the project into it, run the tests (slow ones included)
+# make test   create .venv, install the project into it, run the tests (all but the longest, `full`)
 # make demo   create .venv, install, run synthetic data -> pipeline -> train -> evaluate -> predict
 # make bench  create .venv, install, run the benchmarks (writes benchmarks/results.json)
 PYTHON_BOOTSTRAP ?= python3
@@ -9,7 +9,7 @@ DEMO_DIR ?= demo_output
 DEMO_SEED ?= $(shell date +%s)
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: install test test-fast demo demo-answers demo-choice demo-choice-answers bench bench-quick clean
+.PHONY: install test test-all test-fast demo demo-answers demo-choice demo-choice-answers bench bench-quick clean
 
 install: $(INSTALLED)
 
@@ -20,12 +20,16 @@ $(INSTALLED): setup.py
 	touch $(INSTALLED)
 
 # Two test processes (pytest-xdist), each test file in one of them; expensive runs are shared.
+# make test leaves the longest runs (marked `full`) to make test-all; make test-fast skips the `slow` ones too.
 PYTEST_WORKERS ?= 2
 test: $(INSTALLED)
+	$(PYTHON) -m pytest tests -m "not full" -n $(PYTEST_WORKERS) --dist loadfile --durations=15
+
+test-all: $(INSTALLED)
 	$(PYTHON) -m pytest tests -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 test-fast: $(INSTALLED)
-	$(PYTHON) -m pytest tests -m "not slow" -n $(PYTEST_WORKERS) --dist loadfile
+	$(PYTHON) -m pytest tests -m "not slow and not full" -n $(PYTEST_WORKERS) --dist loadfile
 
 # The demo: synthetic clips -> feature pipeline -> three trainings (lstm, mean,
 # none) -> evaluation -> answers about one test video -> the ablation table.

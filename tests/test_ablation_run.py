@@ -11,7 +11,7 @@ from pipeline import synthetic_kinds
 DATA_SETS = (ablation_run.DEMO, ablation_run.DEMO_CHOICE, *synthetic_kinds.KINDS)
 
 
-@pytest.mark.slow
+@pytest.mark.full  # 13 minutes on 2 cores: 30 trainings; make test-all runs it
 def test_quick_run_writes_the_table_for_every_encoder_and_kind(tmp_path):
     output_dir = str(tmp_path)
     assert ablation_run.run(["--output_dir", output_dir, "--quick", "--seed", "4"]) == 0

@@ -73,7 +73,7 @@ def test_a_failing_worker_is_reported_and_the_others_are_stopped(tmp_path, capsy
     assert "worker 0 exited with status 3" in captured.err
 
 
-@pytest.mark.slow
+@pytest.mark.full  # two TensorFlow worker processes: make test-all
 def test_two_worker_training_on_localhost_writes_one_model(pipeline_output, tmp_path):
     model_dir = str(tmp_path / "model")
     flags = model_helpers.train_flags(pipeline_output, model_dir, "lstm", epochs=2)

@@ -13,7 +13,7 @@ from model import callbacks, storage, train
 
 import model_helpers
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.full]  # kills and resumes training: make test-all
 
 EPOCHS = 3
 

@@ -41,7 +41,7 @@ def write_msvd_layout(root):
     return clips_dir
 
 
-@pytest.mark.slow
+@pytest.mark.full  # two Beam worker processes: make test-all
 def test_msvd_qa_layout_on_the_multi_processing_direct_runner(tmp_path):
     root = str(tmp_path / "msvd")
     clips_dir = write_msvd_layout(root)

@@ -185,6 +185,7 @@ def comparable(output_dir):
     }
 
 
+@pytest.mark.full  # kills and restarts pipeline.run: make test-all
 def test_a_killed_run_started_again_gives_the_uninterrupted_records(mapped, tmp_path_factory, capsys):
     previous = bad_inputs.bad_inputs_run(tmp_path_factory)  # Another configuration's finished run.
     output_dir = str(tmp_path_factory.mktemp("interrupted") / "out")
