@@ -69,9 +69,9 @@ def _encode_candidates(network_config, embedding, candidate_token_ids):
     """[B, C, L] token ids -> [B, C, question_units]: each candidate read like a question."""
     flat = keras.layers.Lambda(lambda ids: tf.reshape(ids, [-1, tf.shape(ids)[-1]]),
                                name="flatten_candidates")(candidate_token_ids)
-    vectors = keras.layers.LSTM(network_config.question_units, name="candidate_lstm")(embedding(flat))
-    return keras.layers.Lambda(lambda args: tf.reshape(args[0], [tf.shape(args[1])[0], tf.shape(args[1])[1],
-                                                                  network_config.question_units]),
+    units = int(network_config.question_units)  # The Lambda's closure holds an int: Keras can serialise it.
+    vectors = keras.layers.LSTM(units, name="candidate_lstm")(embedding(flat))
+    return keras.layers.Lambda(lambda args: tf.reshape(args[0], [tf.shape(args[1])[0], tf.shape(args[1])[1], units]),
                                name="unflatten_candidates")([vectors, candidate_token_ids])
 
 
