@@ -94,6 +94,8 @@ def ablation_rows(named_results, groups):
 
 def format_table(rows, split):
     groups = list(rows[0][1]) if rows else [OVERALL_GROUP]
+    # A group without questions in this split (say, single-frame ones in a Transition file) gets no column.
+    groups = [group for group in groups if group == OVERALL_GROUP or any(cells[group][1] for _, cells in rows)]
     lines = [f"Ablation on the {split} split: accuracy (correct / questions); count models: MSE first", "",
              "| video encoder | " + " | ".join(groups) + " |",
              "|---|" + "---:|" * len(groups)]
