@@ -109,7 +109,7 @@ bench-quick: $(INSTALLED)
 ABLATION_DIR ?= ablation_output
 ABLATION_SEED ?= 0
 ablation: $(INSTALLED)
-	$(PYTHON) -m model.ablation_run --output_dir $(ABLATION_DIR) --seed $(ABLATION_SEED)
+	$(PYTHON) -m benchmarks.ablation_run --output_dir $(ABLATION_DIR) --seed $(ABLATION_SEED)
 
 clean:
 	rm -rf $(DEMO_DIR) $(ABLATION_DIR) .pytest_cache

@@ -14,5 +14,11 @@ manifests' timings and counts, `model.answering`, `features.cnn`):
 `common` (settings, figures, the bare CNN, pipeline runs), `memory` (child
 processes' peak memory), `goals` (the figures and their goals), `report`
 (results.json, results.md), `run` (the driver); `long_clip` writes long test
-clips. What each figure means: `benchmarks/README.md`. Nothing runs on import.
+clips. What each figure means: `benchmarks/README.md`.
+
+`ablation_run` (`make ablation`, `python -m benchmarks.ablation_run`) is the
+video-encoder ablation: synthetic kinds -> `pipeline.run` -> every encoder
+through `model.train` and `model.evaluate` -> one accuracy table. It lives
+here because it drives both the pipeline and the trainer, which stand side
+by side and never import each other. Nothing runs on import.
 """

@@ -1,6 +1,6 @@
 """The encoder ablation, end to end: synthetic kinds -> pipeline -> every video encoder -> one table.
 
-    python -m model.ablation_run --output_dir D [--quick] [--seed 0] [--encoders lstm,attention,...]
+    python -m benchmarks.ablation_run --output_dir D [--quick] [--seed 0] [--encoders lstm,attention,...]
 
 For each data set (the demo's MSRVTT-QA clips, open-ended, with their order
 and single-frame questions; the demo's TGIF-QA Transition clips, multiple
@@ -251,7 +251,7 @@ def run_ablation(output_dir, sizes, seed, encoders, kinds, command):
 
 def run(argv=None):
     from pipeline import synthetic_kinds
-    parser = cli.StrictArgumentParser(prog="python -m model.ablation_run", description=__doc__.split("\n")[0])
+    parser = cli.StrictArgumentParser(prog="python -m benchmarks.ablation_run", description=__doc__.split("\n")[0])
     parser.add_argument("--output_dir", required=True, help="where data, records, models and the table go")
     parser.add_argument("--quick", action="store_true", help="a smoke test: tiny clips, one epoch")
     parser.add_argument("--seed", type=int, default=0, help="the data's and every training's seed")
@@ -269,10 +269,10 @@ def run(argv=None):
         if unknown or not encoders:
             raise ValueError(f"--encoders {args.encoders!r}: choose from {', '.join(ENCODERS)}")
         kinds = synthetic_kinds.parse_kinds(args.kinds) if args.kinds else ()
-        command = "python -m model.ablation_run " + " ".join(sys.argv[1:] if argv is None else argv)
+        command = "python -m benchmarks.ablation_run " + " ".join(sys.argv[1:] if argv is None else argv)
         report = run_ablation(args.output_dir, sizes, args.seed, encoders, kinds, command)
     except ValueError as error:
-        print(f"model.ablation_run: error: {error}", file=sys.stderr)
+        print(f"benchmarks.ablation_run: error: {error}", file=sys.stderr)
         return 2
     print(format_markdown(report))
     print(f"wrote {os.path.join(args.output_dir, RESULTS_MARKDOWN)} and {RESULTS_JSON} "

@@ -1,11 +1,11 @@
-"""model.ablation_run --quick: synthetic data -> pipeline -> every encoder on every kind -> the table."""
+"""benchmarks.ablation_run --quick: synthetic data -> pipeline -> every encoder on every kind -> the table."""
 
 import json
 import os
 
 import pytest
 
-from model import ablation_run
+from benchmarks import ablation_run
 from pipeline import synthetic_kinds
 
 DATA_SETS = (ablation_run.DEMO, ablation_run.DEMO_CHOICE, *synthetic_kinds.KINDS)
