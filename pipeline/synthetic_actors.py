@@ -53,14 +53,7 @@ class Stage:
 
 def make_stage(rng, width, height):
     """A random grey stage with 1-2 bars and the actors' centre, drawn from `rng`."""
-    gray = rng.integers(70, 150)
-    background = tuple(int(value) for value in np.clip(gray + rng.integers(-20, 21, 3), 0, 255))
-    bars = []
-    for _ in range(rng.integers(1, 3)):
-        bar_width, bar_height = rng.uniform(0.05, 0.12) * width, rng.uniform(0.04, 0.08) * height
-        x0, y0 = rng.uniform(0, width - bar_width), rng.uniform(0, height - bar_height)
-        rgb = tuple(int(value) for value in np.clip(np.array(background) + rng.integers(-60, 61, 3), 0, 255))
-        bars.append((x0, y0, x0 + bar_width, y0 + bar_height, rgb))
+    background, bars = scenes.draw_backdrop(rng, width, height)
     centre = (width / 2 + rng.uniform(-0.06, 0.06) * width, height / 2 + rng.uniform(-0.05, 0.05) * height)
     return Stage(width=width, height=height, background=background, bars=tuple(bars), centre=centre)
 

@@ -129,11 +129,8 @@ def _truck_geometry(rng, width, height):
     }
 
 
-def make_scene(rng, kind, width, height):
-    """A random scene for event `kind`, drawn from `rng` (np.random.Generator)."""
-    if kind not in EVENT_KINDS:
-        raise ValueError(f"unknown event kind {kind!r}; expected one of {EVENT_KINDS}")
-    color_name = list(PALETTE)[rng.integers(len(PALETTE))]
+def draw_backdrop(rng, width, height):
+    """A random grey background and 1-2 bars of a nearby colour: (rgb, [(x0, y0, x1, y1, rgb)])."""
     gray = rng.integers(70, 150)
     background = tuple(int(v) for v in np.clip(gray + rng.integers(-20, 21, 3), 0, 255))
     bars = []
@@ -142,6 +139,15 @@ def make_scene(rng, kind, width, height):
         x0, y0 = rng.uniform(0, width - bar_w), rng.uniform(0, height - bar_h)
         rgb = tuple(int(v) for v in np.clip(np.array(background) + rng.integers(-60, 61, 3), 0, 255))
         bars.append((x0, y0, x0 + bar_w, y0 + bar_h, rgb))
+    return background, bars
+
+
+def make_scene(rng, kind, width, height):
+    """A random scene for event `kind`, drawn from `rng` (np.random.Generator)."""
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"unknown event kind {kind!r}; expected one of {EVENT_KINDS}")
+    color_name = list(PALETTE)[rng.integers(len(PALETTE))]
+    background, bars = draw_backdrop(rng, width, height)
     circles = _place_circles(rng, int(rng.integers(1, MAX_CIRCLES + 1)), width, height)
     if kind == "size_change":
         event = {"cx": width / 2 + rng.uniform(-0.05, 0.05) * width,
