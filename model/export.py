@@ -79,10 +79,13 @@ class ServingModule(tf.Module):
         multiple_choice = self.task == schema.TASK_MULTIPLE_CHOICE
         question = tf.TensorSpec([None], tf.string, name=serving.INPUT_QUESTION)
         candidates = [tf.TensorSpec([None, None], tf.string, name=serving.INPUT_CANDIDATES)] if multiple_choice else []
-        self.serving_features = tf.function(self._serving_features, input_signature=[
+        # No AutoGraph: the code below is plain graph code, and converting the Keras layers and the
+        # tf.Transform graph took as long as tracing them. serving_frames calls serving_features, so
+        # the model is traced (and stored in the SavedModel) once.
+        self.serving_features = tf.function(self._serving_features, autograph=False, input_signature=[
             question, tf.TensorSpec([None, None, self.feature_dim], tf.float32, name=serving.INPUT_FRAME_FEATURES),
             tf.TensorSpec([None], tf.int32, name=serving.INPUT_NUM_FRAMES), *candidates])
-        self.serving_frames = tf.function(self._serving_frames, input_signature=[
+        self.serving_frames = tf.function(self._serving_frames, autograph=False, input_signature=[
             tf.TensorSpec([None, None, None, 3], tf.uint8, name=serving.INPUT_FRAMES), question, *candidates])
 
     def _token_ids(self, texts, transform_input, ids_output, counts_output):
@@ -134,9 +137,12 @@ class ServingModule(tf.Module):
         count = tf.shape(resized)[0]
         chunks = tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False,
                                 element_shape=tf.TensorShape([None, self.feature_dim]))
-        for start in tf.range(0, count, serving.CNN_CHUNK_FRAMES):  # The last chunk is not padded.
-            chunks = chunks.write(chunks.size(), self._cnn.value.embed_tensor(
-                resized[start:start + serving.CNN_CHUNK_FRAMES]))
+
+        def embed_chunk(start, chunks):  # The last chunk is not padded.
+            chunk = self._cnn.value.embed_tensor(resized[start:start + serving.CNN_CHUNK_FRAMES])
+            return start + serving.CNN_CHUNK_FRAMES, chunks.write(chunks.size(), chunk)
+
+        _, chunks = tf.while_loop(lambda start, _: start < count, embed_chunk, [tf.constant(0), chunks])
         return tf.reshape(chunks.concat(), [count, self.feature_dim])
 
     def _serving_frames(self, frames, question, candidates=None):
@@ -144,14 +150,15 @@ class ServingModule(tf.Module):
         num_questions = tf.shape(question)[0]
         frame_features = tf.tile(features[tf.newaxis], [num_questions, 1, 1])
         num_frames = tf.fill([num_questions], tf.shape(features)[0])
-        return self.answer(question, frame_features, num_frames, candidates)
+        return self.serving_features(question, frame_features, num_frames,
+                                     *([] if candidates is None else [candidates]))
 
 
 def build_frozen_cnn(manifest):
     """The pipeline's CNN from the manifest, refusing weights whose sha256 differs."""
     cnn_config = manifest_lib.cnn_config(manifest)
-    frozen = cnn_lib.FrozenCnn(manifest_lib.backbone_name(manifest), cnn_config[manifest_lib.CNN_WEIGHTS],
-                               manifest_lib.image_size(manifest))
+    frozen = cnn_lib.shared_frozen_cnn(manifest_lib.backbone_name(manifest), cnn_config[manifest_lib.CNN_WEIGHTS],
+                                       manifest_lib.image_size(manifest))
     if frozen.checksum != cnn_config[manifest_lib.CNN_WEIGHTS_SHA256]:
         raise ValueError(
             f"the CNN weights {cnn_config[manifest_lib.CNN_WEIGHTS]!r} give sha256 {frozen.checksum}, but the "
@@ -174,8 +181,8 @@ def export_model(model_dir, data_info, top_k=serving.DEFAULT_TOP_K, weights_path
     if not local:
         storage.remove_tree(export_dir)
     tf.saved_model.save(module, staging_dir, signatures={
-        serving.SIGNATURE_FEATURES: module.serving_features.get_concrete_function(),
-        serving.SIGNATURE_FRAMES: module.serving_frames.get_concrete_function()})
+        serving.SIGNATURE_FEATURES: module.serving_features,
+        serving.SIGNATURE_FRAMES: module.serving_frames})
     extra_dir = storage.join(staging_dir, storage.EXPORT_EXTRA_DIR)
     storage.make_dirs(extra_dir)
     storage.write_json(storage.join(extra_dir, storage.EXPORT_MANIFEST_FILE), data_info.manifest)
