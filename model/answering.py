@@ -90,13 +90,26 @@ def _check_export_files(model_dir, extra_dir, manifest, export_config):
 class ExportedModel:
     """A loaded M/export: its task, its sampling, and its serving signatures."""
 
-    def __init__(self, model_dir):
+    def __init__(self, model_dir, load=True):
+        """Reads the export's files; loads the SavedModel now, or (load=False) at its first use."""
         self.model_dir = model_dir
         self.export_dir, self.manifest, self.export_config = read_export_files(model_dir)
         self.task = self.export_config["export"]["task"]
         self.top_k = int(self.export_config["export"]["top_k"])
         self.num_candidates = int(self.export_config["export"].get("num_candidates") or 0)
-        self._loaded, self._signature = self._load(serving.SIGNATURE_FRAMES)
+        self._loaded = self._frames_signature = None
+        if load:
+            self.load()
+
+    def load(self):
+        """Load the SavedModel (once): AnswerError if it is damaged or not ours."""
+        if self._frames_signature is None:
+            self._loaded, self._frames_signature = self._load(serving.SIGNATURE_FRAMES)
+
+    @property
+    def _signature(self):
+        self.load()
+        return self._frames_signature
 
     def _load(self, name):
         """(loaded SavedModel, its `name` signature). Keep `loaded`: it owns the variables.

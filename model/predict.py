@@ -33,19 +33,22 @@ DEFAULT_TOP_K = 5
 def predict(model_dir, video_path, questions, candidates=None, top_k=DEFAULT_TOP_K, explain_path=None):
     """([Answer], DecodedVideo, ExportedModel) for the questions about one video.
 
-    With `explain_path`, refuses (before decoding) a model without frame
-    weights or a picture path in a missing directory.
+    Cheap checks come first: the questions and candidates against the export's
+    config, then decoding the video; the SavedModel is loaded after them. With
+    `explain_path`, refuses a model without frame weights or a picture path in
+    a missing directory.
     """
     if top_k <= 0:
         raise answering.AnswerError(f"--top_k must be positive, got {top_k}")
-    model = answering.ExportedModel(model_dir)
+    model = answering.ExportedModel(model_dir, load=False)
     model.check_questions(questions, candidates)
+    decoded = model.decode(video_path)
+    model.load()
     if explain_path:
         check_explain(model, explain_path)
     if top_k > model.top_k and model.task != "count":
         print(f"model.predict: note: the export returns at most {model.top_k} answers per question "
               f"(re-export with `python -m model.export ... --top_k {top_k}` for more)", file=sys.stderr)
-    decoded = model.decode(video_path)
     return model.answer(decoded, questions, candidates, top_k), decoded, model
 
 
