@@ -129,8 +129,10 @@ def pipeline_argv(settings, data_dir, output_dir, *extra):
 
 def run_pipeline(settings, name, data_dir, *extra):
     """Run the pipeline in this process over `data_dir` into a fresh WORK/name; a PipelineRun."""
+    from features import cnn
     from pipeline import run as pipeline_run
     output_dir = settings.path(name)
+    cnn.forget_shared_cnns()  # Each run builds its CNN, as a `python -m pipeline.run` of its own would.
     argv = pipeline_argv(settings, data_dir, output_dir, *extra)
     say(f"pipeline.run {name}")
     with open(settings.path(f"{name}.log"), "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):

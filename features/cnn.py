@@ -19,10 +19,12 @@ Weights (`--cnn_weights`), for every backbone:
 Keras 2 (`tf_keras`) is used on purpose: see `features/__init__.py`.
 """
 
+import collections
 import hashlib
 import importlib
 import os
 import tempfile
+import threading
 
 import numpy as np
 import tensorflow as tf
@@ -204,3 +206,38 @@ class FrozenCnn(tf.Module):
                 manifest_lib.CNN_WEIGHTS: self.weights_spec, manifest_lib.CNN_WEIGHTS_SHA256: self.checksum,
                 manifest_lib.CNN_IMAGE_SIZE: self.image_size, manifest_lib.CNN_FEATURE_DIM: self.feature_dim,
                 manifest_lib.CNN_NOTE: describe_weights(self.backbone.name, self.weights_spec)}
+
+
+# Built CNNs kept by `shared_frozen_cnn`: a few, since each holds a whole backbone's weights.
+SHARED_CNNS_KEPT = 2
+_shared_cnns = collections.OrderedDict()
+_shared_cnns_lock = threading.Lock()
+
+
+def shared_frozen_cnn(backbone_name, weights, image_size):
+    """A FrozenCnn built once per process for (backbone, weights, size), as long as it is recently used.
+
+    Building a backbone costs seconds; the pipeline builds it to record its
+    checksum and again in each worker, and an in-process runner's workers are
+    this process. Only `imagenet` and `random[:SEED]` weights are shared: they
+    are the same whenever they are built. A weights file may change between
+    calls, so it is read again each time.
+    """
+    if parse_weights(weights)[0] == FILE_WEIGHTS:
+        return FrozenCnn(backbone_name, weights, image_size)
+    key = (backbone_name, weights, int(image_size))
+    with _shared_cnns_lock:
+        if key in _shared_cnns:
+            _shared_cnns.move_to_end(key)
+            return _shared_cnns[key]
+        frozen = FrozenCnn(backbone_name, weights, image_size)
+        _shared_cnns[key] = frozen
+        while len(_shared_cnns) > SHARED_CNNS_KEPT:
+            _shared_cnns.popitem(last=False)
+        return frozen
+
+
+def forget_shared_cnns():
+    """Drop the CNNs `shared_frozen_cnn` keeps (e.g. so that each timed run builds its own)."""
+    with _shared_cnns_lock:
+        _shared_cnns.clear()

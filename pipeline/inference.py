@@ -47,7 +47,7 @@ class LazyFrozenCnn:
 
     def embed(self, frames):
         if self._model is None:
-            self._model = cnn.FrozenCnn(*self.arguments)
+            self._model = cnn.shared_frozen_cnn(*self.arguments)
         return self._model.embed(frames)
 
 

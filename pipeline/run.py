@@ -132,7 +132,7 @@ def prepare_destination(config, num_candidates, dry_run):
         return Destination(f"{config.output_dir}/{output.STAGING_PREFIX}dry-run",
                            tempfile.mkdtemp(prefix="pipeline-dry-run-"))
     logging.info("building the CNN once to check it and record its checksum")
-    cnn_description = cnn.FrozenCnn(config.backbone, config.cnn_weights, config.image_size).describe()
+    cnn_description = cnn.shared_frozen_cnn(config.backbone, config.cnn_weights, config.image_size).describe()
     logging.info("CNN: %s", cnn_description[manifest_lib.CNN_NOTE])
     manifest_config = config_lib.manifest_config(config, cnn_description, num_candidates)
     output.check_output_dir(config.output_dir, manifest_config, config.overwrite)
