@@ -454,6 +454,9 @@ def build_mapped_dataset(root):
 
 # The mapped run also shows another backbone end to end: 1280 values per frame, at its smallest input.
 MAPPED_CNN_FLAGS = ("--cnn", "efficientnet_v2_b0", "--image_size", "32")
+# Its model (model_helpers.quick_model_dir, attention encoder) answers with its 3 best answers.
+MAPPED_MODEL_ENCODER = "attention"
+MAPPED_MODEL_FLAGS = ("--top_k", "3")
 
 
 def mapped_pipeline_command(dataset, output_dir, *extra):

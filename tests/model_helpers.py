@@ -48,6 +48,22 @@ def trained_model_dir(data_dir, tmp_path_factory, encoder="lstm", export=False, 
     return build_once(tmp_path_factory, name, build)["model_dir"]
 
 
+# A few epochs on a few clips: enough to show a model trains, evaluates, exports and answers, not to learn.
+QUICK_TRAIN_FLAGS = ("--epochs", "2", "--batch_size", "4", "--transformer_layers", "1", "--transformer_width", "32",
+                     "--transformer_heads", "2")
+
+
+def quick_model_dir(data_dir, tmp_path_factory, encoder, extra_flags=()):
+    """A quickly trained and exported model on data_dir, once per session (same flags: same model)."""
+    return trained_model_dir(data_dir, tmp_path_factory, encoder, export=True,
+                             extra_flags=QUICK_TRAIN_FLAGS + tuple(extra_flags))
+
+
+def quick_train_flags(data_dir, model_dir, encoder, extra_flags=()):
+    """The command line `quick_model_dir` trains with (to train again into a copy of its dir)."""
+    return train_flags(data_dir, model_dir, encoder) + [*QUICK_TRAIN_FLAGS, *extra_flags]
+
+
 def exported_model(pipeline_output, tmp_path_factory):
     """The session's open-ended lstm model on conftest's pipeline run, trained once, with its export (top 4)."""
     return trained_model_dir(pipeline_output, tmp_path_factory, "lstm", export=True, extra_flags=("--top_k", "4"))

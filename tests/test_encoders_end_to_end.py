@@ -26,8 +26,6 @@ import task_helpers
 pytestmark = pytest.mark.slow
 
 ENCODERS = ("attention", "transformer")
-TRAIN_FLAGS = ["--epochs", "2", "--batch_size", "4", "--transformer_layers", "1", "--transformer_width", "32",
-               "--transformer_heads", "2"]
 
 
 @pytest.fixture(scope="module", params=[(task, encoder) for task in schema.TASKS for encoder in ENCODERS],
@@ -38,6 +36,7 @@ def case(request, tmp_path_factory):
         run = bad_inputs.mapped_run(tmp_path_factory)
         video = os.path.join(run["dataset"]["video_dir"], bad_inputs.MAPPED_CLIPS[1] + ".avi")
         question, candidates = "what color is the car?", None
+        extra_flags = bad_inputs.MAPPED_MODEL_FLAGS  # The attention model is test_robustness_model's too.
     else:
         dataset = task_helpers.tgif_dataset(tmp_path_factory)
         run = task_helpers.task_run(tmp_path_factory, task)
@@ -45,8 +44,8 @@ def case(request, tmp_path_factory):
         video = os.path.join(dataset, "videos", f"{row['gif_name']}.gif")
         question = row["question"]
         candidates = [row[f"a{index}"] for index in range(1, 6)] if task == schema.TASK_MULTIPLE_CHOICE else None
-    model_dir = model_helpers.trained_model_dir(run["output_dir"], tmp_path_factory, encoder, export=True,
-                                                extra_flags=TRAIN_FLAGS)
+        extra_flags = ()
+    model_dir = model_helpers.quick_model_dir(run["output_dir"], tmp_path_factory, encoder, extra_flags)
     return {"task": task, "encoder": encoder, "data_dir": run["output_dir"], "model_dir": model_dir,
             "video": video, "question": question, "candidates": candidates}
 

@@ -33,9 +33,7 @@ import model_helpers
 pytestmark = pytest.mark.slow
 
 REPO_DIR = model_helpers.REPO_DIR
-EPOCHS = 2
-TRAIN_FLAGS = [*model_helpers.SMALL_MODEL_FLAGS, "--batch_size", "4", "--progress", "none",
-               "--epochs", str(EPOCHS), "--top_k", "3"]
+ENCODER, MODEL_FLAGS = bad_inputs.MAPPED_MODEL_ENCODER, bad_inputs.MAPPED_MODEL_FLAGS
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +49,16 @@ def video_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model_dir(data_dir, tmp_path_factory):
-    """A small model trained for two epochs on the mapped run, with its export."""
-    directory = str(tmp_path_factory.mktemp("robust_model") / "model")
-    assert train.run(["--data_dir", data_dir, "--model_dir", directory, *TRAIN_FLAGS]) == 0
+    """A small model trained for two epochs on the mapped run, with its export (shared with
+    test_encoders_end_to_end.py: tests here change copies of it, never the dir itself)."""
+    directory = model_helpers.quick_model_dir(data_dir, tmp_path_factory, ENCODER, MODEL_FLAGS)
     assert os.path.isfile(os.path.join(directory, storage.EXPORT_DIR, "saved_model.pb"))
     return directory
+
+
+def train_argv(data_dir, model_dir):
+    """model.train's command line for the shared model's configuration, into model_dir."""
+    return model_helpers.quick_train_flags(data_dir, model_dir, ENCODER, MODEL_FLAGS)
 
 
 def linked_copy(source, destination):
@@ -277,14 +280,14 @@ def test_training_reports_a_damaged_backup_instead_of_resuming(model_dir, data_d
     backup_dir = os.path.join(broken, storage.BACKUP_DIR)
     linked_copy(backup_checkpoint, backup_dir)
     damage_backup(os.path.join(backup_dir, callbacks.BACKUP_CHECKPOINT_SUBDIR), damage)
-    refused(capsys, train.run, ["--data_dir", data_dir, "--model_dir", broken, *TRAIN_FLAGS],
+    refused(capsys, train.run, train_argv(data_dir, broken),
             "backup checkpoint", fragment, f"delete {backup_dir}")
 
 
 def test_training_reports_a_damaged_history(model_dir, data_dir, tmp_path, capsys):
     broken = linked_copy(model_dir, tmp_path / "model")
     truncate(os.path.join(broken, storage.HISTORY_FILE))
-    refused(capsys, train.run, ["--data_dir", data_dir, "--model_dir", broken, *TRAIN_FLAGS],
+    refused(capsys, train.run, train_argv(data_dir, broken),
             f"{os.path.join(broken, storage.HISTORY_FILE)} is not valid JSON")
 
 

@@ -2,7 +2,8 @@
 
 `pipeline.synthetic --layout tgif_qa` writes real GIFs and the four task
 files; one pipeline run reads the Transition files (multiple choice, five
-candidates) and another the Count files. Each is trained (in this process),
+candidates) and another the Count files. Each is trained (in this process,
+with the attention encoder: the same model as test_encoders_end_to_end.py's),
 evaluated with the benchmark's metric, exported and asked with
 `python -m model.predict`.
 """
@@ -26,7 +27,7 @@ import task_helpers
 
 pytestmark = pytest.mark.slow
 
-TRAIN_FLAGS = ["--epochs", "3", "--batch_size", "4"]
+ENCODER = "attention"
 TASK_FILES = task_helpers.TASK_FILES
 PIPELINE_FLAGS = task_helpers.PIPELINE_FLAGS
 first_test_row = task_helpers.first_test_row
@@ -49,8 +50,8 @@ def run(tmp_path_factory, task):
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory, run, task):
-    return model_helpers.trained_model_dir(run["output_dir"], tmp_path_factory, "lstm", export=True,
-                                           extra_flags=TRAIN_FLAGS)
+    # test_encoders_end_to_end.py's attention model of this task: one training and export for both modules.
+    return model_helpers.quick_model_dir(run["output_dir"], tmp_path_factory, ENCODER)
 
 
 def test_every_row_of_the_task_files_is_written_and_the_manifest_names_the_task(run, task, tgif_dataset):
