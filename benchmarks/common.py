@@ -45,7 +45,7 @@ class Settings:
         return cls(work_dir=work_dir, quick=True, seed=seed, backbone="mobilenet_v3_large", image_size=32,
                    frames_per_video=4,
                    num_videos=6, video_size=(64, 48, 1.0), cnn_seconds=1.0, long_clip=(160, 96, 4.0),
-                   long_clip_copies=2, seek_repeats=1, msvd_fraction=0.02, latency_repeats=2)
+                   long_clip_copies=2, seek_repeats=1, msvd_fraction=0.005, latency_repeats=2)
 
     def path(self, *parts):
         return os.path.join(self.work_dir, *parts)
