@@ -107,6 +107,20 @@ def test_random_weights_give_every_backbone_features_that_tell_frames_apart(back
     assert cnn.FrozenCnn(backbone, "random", 32).checksum == model.checksum  # Still a function of the seed.
 
 
+def test_a_process_builds_each_cnn_once_but_reads_a_weights_file_each_time(tmp_path):
+    cnn.forget_shared_cnns()
+    first = cnn.shared_frozen_cnn("mobilenet_v3_large", "random", 32)
+    assert cnn.shared_frozen_cnn("mobilenet_v3_large", "random", 32) is first
+    other_seed = cnn.shared_frozen_cnn("mobilenet_v3_large", "random:1", 32)
+    assert other_seed is not first and other_seed.checksum != first.checksum
+    path = str(tmp_path / "mobilenet.weights.h5")
+    first.model.save_weights(path)
+    from_file = cnn.shared_frozen_cnn("mobilenet_v3_large", path, 32)
+    assert from_file.checksum == first.checksum and cnn.shared_frozen_cnn("mobilenet_v3_large", path, 32) is not from_file
+    cnn.forget_shared_cnns()
+    assert cnn.shared_frozen_cnn("mobilenet_v3_large", "random", 32) is not first
+
+
 def test_a_weights_file_of_another_architecture_is_a_clear_error(tmp_path):
     path = str(tmp_path / "mobilenet.weights.h5")
     cnn.FrozenCnn("mobilenet_v3_large", "random", 32).model.save_weights(path)
