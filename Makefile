@@ -19,17 +19,19 @@ $(INSTALLED): setup.py
 	$(PYTHON) -m pip install --quiet -e '.[test]'
 	touch $(INSTALLED)
 
-# Two test processes (pytest-xdist), each test file in one of them; expensive runs are shared.
+# Two test processes (pytest-xdist), each test file in one of them, the longest files first
+# (tests/conftest.py, LONGEST_FIRST); expensive runs are shared.
 # make test leaves the longest runs (marked `full`) to make test-all; make test-fast skips the `slow` ones too.
 PYTEST_WORKERS ?= 2
+PYTEST_DIST = --dist loadfile --no-loadscope-reorder
 test: $(INSTALLED)
-	$(PYTHON) -m pytest tests -m "not full" -n $(PYTEST_WORKERS) --dist loadfile --durations=15
+	$(PYTHON) -m pytest tests -m "not full" -n $(PYTEST_WORKERS) $(PYTEST_DIST) --durations=15
 
 test-all: $(INSTALLED)
-	$(PYTHON) -m pytest tests -n $(PYTEST_WORKERS) --dist loadfile --durations=15
+	$(PYTHON) -m pytest tests -n $(PYTEST_WORKERS) $(PYTEST_DIST) --durations=15
 
 test-fast: $(INSTALLED)
-	$(PYTHON) -m pytest tests -m "not slow and not full" -n $(PYTEST_WORKERS) --dist loadfile
+	$(PYTHON) -m pytest tests -m "not slow and not full" -n $(PYTEST_WORKERS) $(PYTEST_DIST)
 
 # The demo: synthetic clips -> feature pipeline -> three trainings (lstm, mean,
 # none) -> evaluation -> answers about one test video -> the ablation table.

@@ -35,7 +35,8 @@ setuptools.setup(
     extras_require={
         # playwright drives Debian's /usr/bin/chromium in tests/test_serve_browser.py (no browser download).
         # pytest-xdist: two test processes share the 2-core CI machine (much of a test's time is one core
-        # importing TensorFlow or building a Beam graph); expensive runs are built once (tests/shared_runs.py).
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.5", "playwright>=1.45,<2"],
+        # importing TensorFlow or building a Beam graph); expensive runs are built once (tests/shared_runs.py);
+        # 3.8 for --no-loadscope-reorder (the longest files first, tests/conftest.py).
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.8", "playwright>=1.45,<2"],
     },
 )
