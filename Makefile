@@ -7,7 +7,10 @@ PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 DEMO_DIR ?= demo_output
 DEMO_SEED ?= $(shell date +%s)
-export PYTHONDONTWRITEBYTECODE = 1
+# Byte code goes to one tree inside .venv, not to __pycache__ folders in the checkout, and pip does
+# not compile the 3 GB it installs: each module is compiled once, the first time it is imported
+# (installing took 2 min 15 s with pip's compile step, 1 min 17 s without it, on 2 cores).
+export PYTHONPYCACHEPREFIX = $(CURDIR)/$(VENV)/pycache
 
 .PHONY: install test test-all test-fast demo demo-answers demo-choice demo-choice-answers bench bench-quick ablation clean
 
@@ -16,7 +19,7 @@ install: $(INSTALLED)
 $(INSTALLED): setup.py
 	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip setuptools wheel
-	$(PYTHON) -m pip install --quiet -e '.[test]'
+	$(PYTHON) -m pip install --quiet --no-compile -e '.[test]'
 	touch $(INSTALLED)
 
 # Two test processes (pytest-xdist), each test file in one of them, the longest files first

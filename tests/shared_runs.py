@@ -43,7 +43,7 @@ def build_once(tmp_path_factory, name, build):
 
 def command_environment(**extra):
     """The environment of a user's shell, with this checkout first on the path."""
-    environment = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    environment = dict(os.environ)  # Byte code: wherever the caller's says (the Makefile: inside .venv).
     environment["PYTHONPATH"] = os.pathsep.join(
         [REPO_DIR] + [path for path in environment.get("PYTHONPATH", "").split(os.pathsep) if path])
     for name in ("TF_CONFIG", "TF_CPP_MIN_LOG_LEVEL", "VIDEOQA_QUIET_TF_LOG_LEVEL", "VIDEOQA_QUIET_STDERR_PIPE"):

@@ -280,7 +280,7 @@ def probe_environment(**extra):
     environment = {key: value for key, value in os.environ.items()
                    if key not in (console.TF_LOG_LEVEL_VARIABLE, console.OWN_LOG_LEVEL_VARIABLE,
                                   console.FILTER_PIPE_VARIABLE)}
-    environment.update(PYTHONPATH=REPO_DIR, PYTHONDONTWRITEBYTECODE="1", **extra)
+    environment.update(PYTHONPATH=REPO_DIR, **extra)
     return environment
 
 
