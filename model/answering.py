@@ -130,6 +130,13 @@ class ExportedModel:
                               f"`python -m model.export`: {_reexport(self.model_dir)}")
         return loaded, loaded.signatures[name]
 
+    def signature(self, name=serving.SIGNATURE_FRAMES):
+        """One of the export's signatures (`features.serving.SIGNATURES`), e.g. to feed stored features."""
+        self.load()
+        if name not in self._loaded.signatures:
+            raise AnswerError(f"the SavedModel in {self.export_dir} has no {name!r} signature")
+        return self._loaded.signatures[name]
+
     @property
     def gives_frame_weights(self):
         """True when the export returns frame weights (models with attention or transformer encoders)."""

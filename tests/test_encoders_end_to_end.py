@@ -67,8 +67,7 @@ def test_the_export_answers_with_frame_weights_that_sum_to_one_over_the_real_fra
     assert weights.shape == (decoded.num_frames,) and (weights >= 0).all()
     np.testing.assert_allclose(weights.sum(), 1.0, rtol=1e-4)
     # The features signature with padding: padded frames get exactly zero weight.
-    loaded = tf.saved_model.load(os.path.join(case["model_dir"], storage.EXPORT_DIR))
-    signature = loaded.signatures[serving.SIGNATURE_FEATURES]
+    signature = model.signature(serving.SIGNATURE_FEATURES)
     dim = signature.structured_input_signature[1][serving.INPUT_FRAME_FEATURES].shape[-1]
     frames = np.random.default_rng(0).normal(size=(1, decoded.num_frames + 3, dim)).astype(np.float32)
     inputs = {serving.INPUT_QUESTION: tf.constant([case["question"]]),
