@@ -4,8 +4,8 @@
 files; one pipeline run reads the Transition files (multiple choice, five
 candidates) and another the Count files. Each is trained (in this process,
 with the attention encoder: the same model as test_encoders_end_to_end.py's),
-evaluated with the benchmark's metric, exported and asked with
-`python -m model.predict`.
+evaluated with the benchmark's metric, exported and asked through
+`model.predict`'s entry point.
 """
 
 import csv
@@ -120,16 +120,16 @@ def test_the_export_takes_candidates_for_multiple_choice_and_returns_a_count_for
         assert low <= float(result[serving.OUTPUT_COUNT].numpy()[0]) <= high
 
 
-def test_predict_ranks_the_candidates_or_prints_the_count(model_dir, task, tgif_dataset):
+def test_predict_ranks_the_candidates_or_prints_the_count(model_dir, task, tgif_dataset, capsys):
     row = first_test_row(tgif_dataset, task)
     video = os.path.join(tgif_dataset, "videos", f"{row['gif_name']}.gif")
     arguments = ["--model_dir", model_dir, "--video", video, "--question", row["question"]]
     if task == schema.TASK_MULTIPLE_CHOICE:
         candidates = [row[f"a{index}"] for index in range(1, 6)]
         arguments += [flag for candidate in candidates for flag in ("--candidate", candidate)]
-    completed = shared_runs.run_module("model.predict", *arguments, "--json")
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    [answer] = json.loads(completed.stdout)
+    capsys.readouterr()
+    assert predict.run([*arguments, "--json"]) == 0  # In this process: test_model_export.py runs the command.
+    [answer] = json.loads(capsys.readouterr().out)
     if task == schema.TASK_MULTIPLE_CHOICE:
         ranked = [entry["answer"] for entry in answer["answers"]]
         assert sorted(ranked) == sorted(candidates)
