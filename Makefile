@@ -9,8 +9,11 @@ DEMO_DIR ?= demo_output
 DEMO_SEED ?= $(shell date +%s)
 # Byte code goes to one tree inside .venv, not to __pycache__ folders in the checkout, and pip does
 # not compile the 3 GB it installs: each module is compiled once, the first time it is imported
-# (installing took 2 min 15 s with pip's compile step, 1 min 17 s without it, on 2 cores).
+# (installing took 2 min 15 s with pip's compile step, 1 min 17 s without it, on 2 cores). So byte
+# code must be written: a PYTHONDONTWRITEBYTECODE from the caller's shell would make every process
+# compile TensorFlow again.
 export PYTHONPYCACHEPREFIX = $(CURDIR)/$(VENV)/pycache
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install test test-all test-fast demo demo-answers demo-choice demo-choice-answers bench bench-quick ablation clean
 
