@@ -97,22 +97,17 @@ class ExportedModel:
         self.task = self.export_config["export"]["task"]
         self.top_k = int(self.export_config["export"]["top_k"])
         self.num_candidates = int(self.export_config["export"].get("num_candidates") or 0)
-        self._loaded = self._frames_signature = None
+        self._loaded = None
         if load:
             self.load()
 
     def load(self):
         """Load the SavedModel (once): AnswerError if it is damaged or not ours."""
-        if self._frames_signature is None:
-            self._loaded, self._frames_signature = self._load(serving.SIGNATURE_FRAMES)
-
-    @property
-    def _signature(self):
-        self.load()
-        return self._frames_signature
+        if self._loaded is None:
+            self._loaded = self._load(serving.SIGNATURE_FRAMES)
 
     def _load(self, name):
-        """(loaded SavedModel, its `name` signature). Keep `loaded`: it owns the variables.
+        """The loaded SavedModel, refused unless it has the `name` signature. Keep it: it owns the variables.
 
         `tf.saved_model.load` reads the graph and the variables only: it runs no
         Python code from the directory (no pickles, no Keras `load_model`).
@@ -128,7 +123,7 @@ class ExportedModel:
             raise AnswerError(f"the SavedModel in {self.export_dir} has no {name!r} signature (it has: "
                               f"{', '.join(sorted(loaded.signatures)) or 'none'}); it was not written by "
                               f"`python -m model.export`: {_reexport(self.model_dir)}")
-        return loaded, loaded.signatures[name]
+        return loaded
 
     def signature(self, name=serving.SIGNATURE_FRAMES):
         """One of the export's signatures (`features.serving.SIGNATURES`), e.g. to feed stored features."""
@@ -136,6 +131,10 @@ class ExportedModel:
         if name not in self._loaded.signatures:
             raise AnswerError(f"the SavedModel in {self.export_dir} has no {name!r} signature")
         return self._loaded.signatures[name]
+
+    @property
+    def _signature(self):
+        return self.signature(serving.SIGNATURE_FRAMES)
 
     @property
     def gives_frame_weights(self):

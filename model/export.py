@@ -170,7 +170,6 @@ def serve_lstms_without_fused_kernels(model):
     for layer in model.submodules:
         if isinstance(layer, keras.layers.LSTM) and hasattr(layer, "_could_use_gpu_kernel"):
             layer._could_use_gpu_kernel = False
-    return model
 
 
 def build_frozen_cnn(manifest):
