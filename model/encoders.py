@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from model import attention_layers
+from model import attention_layers, recurrent
 
 # The layer whose outputs are (video summary, frame weights [B, T]) in encoders that weigh frames.
 FRAME_WEIGHTS_LAYER = "frame_attention"
@@ -76,7 +76,7 @@ class MaskedMean(keras.layers.Layer):
 
 
 def encode_lstm(network_config, frames, mask, question_vector):
-    return keras.layers.LSTM(network_config.video_units, name="video_lstm")(frames, mask=mask), None
+    return recurrent.lstm(network_config.video_units, name="video_lstm")(frames, mask=mask), None
 
 
 def encode_mean(network_config, frames, mask, question_vector):
@@ -87,8 +87,8 @@ def encode_mean(network_config, frames, mask, question_vector):
 def encode_attention(network_config, frames, mask, question_vector):
     """Question-guided attention over bidirectional LSTM states, joined with the final states."""
     units_per_direction = max(1, network_config.video_units // 2)
-    states, forward_h, _, backward_h, _ = keras.layers.Bidirectional(
-        keras.layers.LSTM(units_per_direction, return_sequences=True, return_state=True),
+    states, forward_h, _, backward_h, _ = recurrent.bidirectional(
+        recurrent.lstm(units_per_direction, return_sequences=True, return_state=True),
         name="video_bilstm")(frames, mask=mask)
     summary, weights = attention_layers.QuestionAttention(network_config.video_units, name=FRAME_WEIGHTS_LAYER)(
         states, question_vector, mask)

@@ -33,7 +33,6 @@ import sys
 import uuid
 
 import tensorflow as tf
-import tf_keras as keras
 
 from features import cli, schema, serving
 from features import cnn as cnn_lib
@@ -41,7 +40,7 @@ from features import frames as frames_lib
 from features import manifest as manifest_lib
 from model import checkpoint, storage
 from model import config as config_lib
-from model import network
+from model import network, recurrent
 
 
 class _Untracked:
@@ -155,23 +154,6 @@ class ServingModule(tf.Module):
                                      *([] if candidates is None else [candidates]))
 
 
-def serve_lstms_without_fused_kernels(model):
-    """Let each LSTM of `model` run its generic loop when traced, instead of tf_keras's fused pair.
-
-    For training on GPUs, a tf_keras LSTM traces a cuDNN and a generic
-    implementation behind one function, with the gradients of both; a
-    SavedModel keeps them all (here a third of the export's functions, and
-    about a third of its export and load time). The export only answers
-    questions, and the generic loop computes the same values with the same
-    variables. tf_keras has no public switch for this: `_could_use_gpu_kernel`
-    is the flag its LSTM sets when built (tf_keras 2.21, pinned in setup.py;
-    tests/test_model_export.py fails if the pair comes back).
-    """
-    for layer in model.submodules:
-        if isinstance(layer, keras.layers.LSTM) and hasattr(layer, "_could_use_gpu_kernel"):
-            layer._could_use_gpu_kernel = False
-
-
 def build_frozen_cnn(manifest):
     """The pipeline's CNN from the manifest, refusing weights whose sha256 differs."""
     cnn_config = manifest_lib.cnn_config(manifest)
@@ -191,8 +173,10 @@ def export_model(model_dir, data_info, top_k=serving.DEFAULT_TOP_K, weights_path
     if top_k <= 0:
         raise ValueError(f"--top_k must be positive, got {top_k}")
     model, run_config, weights_path = checkpoint.load_trained_model(model_dir, data_info, weights_path)
+    # Answering needs the generic LSTM loop only, not the cuDNN pair and its gradients, even when
+    # the model was trained on GPUs (a third of the export's functions and of its load time).
+    recurrent.use_generic_loops(model)
     # An encoder that weighs frames is served with its frame weights (same layers and variables).
-    serve_lstms_without_fused_kernels(model)
     module = ServingModule(network.serving_model(model), data_info, build_frozen_cnn(data_info.manifest), top_k)
     export_dir = storage.join(model_dir, storage.EXPORT_DIR)
     local = "://" not in export_dir

@@ -28,7 +28,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from features import schema, serving
-from model import encoders
+from model import encoders, recurrent
 
 ANSWER_OUTPUT = "answer"
 VIDEO_WEIGHTS_OUTPUT = serving.OUTPUT_FRAME_WEIGHTS  # The Keras output key is the serving name.
@@ -70,7 +70,7 @@ def _encode_candidates(network_config, embedding, candidate_token_ids):
     flat = keras.layers.Lambda(lambda ids: tf.reshape(ids, [-1, tf.shape(ids)[-1]]),
                                name="flatten_candidates")(candidate_token_ids)
     units = int(network_config.question_units)  # The Lambda's closure holds an int: Keras can serialise it.
-    vectors = keras.layers.LSTM(units, name="candidate_lstm")(embedding(flat))
+    vectors = recurrent.lstm(units, name="candidate_lstm")(embedding(flat))
     return keras.layers.Lambda(lambda args: tf.reshape(args[0], [tf.shape(args[1])[0], tf.shape(args[1])[1], units]),
                                name="unflatten_candidates")([vectors, candidate_token_ids])
 
@@ -107,7 +107,7 @@ def build_model(network_config, task, feature_dim, embedding_input_dim, num_answ
     inputs = model_inputs(task, feature_dim)
     embedding = keras.layers.Embedding(embedding_input_dim, network_config.embedding_dim,
                                        mask_zero=True, name="question_embedding")
-    question_vector = keras.layers.LSTM(network_config.question_units, name="question_lstm")(
+    question_vector = recurrent.lstm(network_config.question_units, name="question_lstm")(
         embedding(inputs[schema.QUESTION_TOKEN_IDS_KEY]))
     frames = inputs[schema.FRAME_FEATURES_KEY]
     mask = encoders.FrameMask(name="frame_mask")(frames, inputs[schema.NUM_FRAMES_KEY])

@@ -214,7 +214,7 @@ def test_cnn_weights_that_differ_from_the_manifest_are_refused(info):
 
 def test_the_export_stores_one_lstm_implementation_and_no_gradients(exported):
     """Only what answering needs: the generic LSTM loop, not tf_keras's cuDNN pair and its gradients
-    (`export.serve_lstms_without_fused_kernels`; they made exporting and loading a third slower)."""
+    (`recurrent.use_generic_loops`; they made exporting and loading a third slower)."""
     from tensorflow.core.protobuf import saved_model_pb2
     saved = saved_model_pb2.SavedModel()
     with open(os.path.join(exported, storage.EXPORT_DIR, "saved_model.pb"), "rb") as handle:
