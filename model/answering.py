@@ -102,44 +102,42 @@ class ExportedModel:
             self.load()
 
     def load(self):
-        """Load the SavedModel (once): AnswerError if it is damaged or not ours."""
+        """Load the SavedModel (once): AnswerError if it is damaged or not ours (no frames signature)."""
         if self._loaded is None:
-            self._loaded = self._load(serving.SIGNATURE_FRAMES)
+            loaded = self._load()
+            self._signature_of(loaded, serving.SIGNATURE_FRAMES)
+            self._loaded = loaded
 
-    def _load(self, name):
-        """The loaded SavedModel, refused unless it has the `name` signature. Keep it: it owns the variables.
+    def _load(self):
+        """The loaded SavedModel. Keep it: it owns the variables.
 
         `tf.saved_model.load` reads the graph and the variables only: it runs no
         Python code from the directory (no pickles, no Keras `load_model`).
         """
         import tensorflow as tf
         try:
-            loaded = tf.saved_model.load(self.export_dir)
+            return tf.saved_model.load(self.export_dir)
         except Exception as error:  # Protobuf, OpError, OSError ...: all mean an unusable export.
             message = (str(error).strip().splitlines() or [""])[0][:300]
             raise AnswerError(f"cannot load the SavedModel in {self.export_dir} ({type(error).__name__}: "
                               f"{message}); it is damaged or incomplete: {_reexport(self.model_dir)}") from None
+
+    def _signature_of(self, loaded, name):
         if name not in loaded.signatures:
             raise AnswerError(f"the SavedModel in {self.export_dir} has no {name!r} signature (it has: "
                               f"{', '.join(sorted(loaded.signatures)) or 'none'}); it was not written by "
                               f"`python -m model.export`: {_reexport(self.model_dir)}")
-        return loaded
+        return loaded.signatures[name]
 
     def signature(self, name=serving.SIGNATURE_FRAMES):
         """One of the export's signatures (`features.serving.SIGNATURES`), e.g. to feed stored features."""
         self.load()
-        if name not in self._loaded.signatures:
-            raise AnswerError(f"the SavedModel in {self.export_dir} has no {name!r} signature")
-        return self._loaded.signatures[name]
-
-    @property
-    def _signature(self):
-        return self.signature(serving.SIGNATURE_FRAMES)
+        return self._signature_of(self._loaded, name)
 
     @property
     def gives_frame_weights(self):
         """True when the export returns frame weights (models with attention or transformer encoders)."""
-        return serving.OUTPUT_FRAME_WEIGHTS in self._signature.structured_outputs
+        return serving.OUTPUT_FRAME_WEIGHTS in self.signature().structured_outputs
 
     def describe(self):
         """What a client may want to know about the model (see `model.serve`'s /v1/model)."""
@@ -183,7 +181,7 @@ class ExportedModel:
                   serving.INPUT_QUESTION: tf.constant(list(questions))}
         if candidates:
             inputs[serving.INPUT_CANDIDATES] = tf.constant([list(candidates)] * len(questions))
-        outputs = {name: value.numpy() for name, value in self._signature(**inputs).items()}
+        outputs = {name: value.numpy() for name, value in self.signature()(**inputs).items()}
         top_k = min(top_k or self.top_k, self.top_k)
         results = []
         for index, question in enumerate(questions):

@@ -10,8 +10,8 @@ losses), and in an export a third of the functions stored.
 
   lstm(units, **kwargs)        a `keras.layers.LSTM`; on a machine with no GPU it runs its generic loop only
   bidirectional(layer, **kw)   `keras.layers.Bidirectional` whose backward copy does the same
-  use_generic_loops(model)     every LSTM of a built model runs its generic loop (the export
-                               serves answers only, on whatever device it is loaded)
+  use_generic_loops(layer)     every LSTM in a layer or built model runs its generic loop, GPU
+                               or not (the export serves answers only, on whatever device it is loaded)
 
 The generic loop computes the same values with the same variables, so a
 model trained on GPUs loads, trains on and exports from a CPU machine and
@@ -32,30 +32,27 @@ def gpu_visible():
     return bool(tf.config.list_logical_devices("GPU"))
 
 
-def _use_generic_loop(layer):
+def use_generic_loops(layer):
+    """Let each LSTM in `layer` (a layer, a wrapper or a built model) run its generic loop, whatever the machine."""
     for module in (layer, *layer.submodules):
         if isinstance(module, keras.layers.LSTM) and hasattr(module, _FUSED_PAIR_FLAG):
             setattr(module, _FUSED_PAIR_FLAG, False)
     return layer
 
 
+def _for_this_machine(layer):
+    return layer if gpu_visible() else use_generic_loops(layer)
+
+
 def lstm(units, **kwargs):
     """`keras.layers.LSTM(units, **kwargs)`, tracing its generic loop only when no GPU is visible."""
-    layer = keras.layers.LSTM(units, **kwargs)
-    return layer if gpu_visible() else _use_generic_loop(layer)
+    return _for_this_machine(keras.layers.LSTM(units, **kwargs))
 
 
 def bidirectional(layer, **kwargs):
-    """`keras.layers.Bidirectional(layer, **kwargs)`; its backward copy follows `layer`'s choice.
+    """`keras.layers.Bidirectional(layer, **kwargs)`; its copies of `layer` follow the same choice.
 
-    Bidirectional builds the backward LSTM from the forward one's config,
+    Bidirectional builds its forward and backward LSTMs from `layer`'s config,
     which does not carry the flag.
     """
-    wrapper = keras.layers.Bidirectional(layer, **kwargs)
-    return wrapper if gpu_visible() else _use_generic_loop(wrapper)
-
-
-def use_generic_loops(model):
-    """Let each LSTM of `model` run its generic loop when traced, whatever the machine."""
-    _use_generic_loop(model)
-    return model
+    return _for_this_machine(keras.layers.Bidirectional(layer, **kwargs))
