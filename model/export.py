@@ -16,7 +16,8 @@ best first: the answer vocabulary, or the question's own candidates) and
 `probabilities` [Q, K]; a count model returns `count` [Q] (clipped to the
 training range) and `answers` [Q, 1] (the rounded count). Encoders that
 attend over frames also return `frame_weights` [Q, T]. The SavedModel loads
-with plain `tf.saved_model.load`; `assets.extra/manifest.json` (the
+with plain `tf.saved_model.load`; it answers, it holds no gradient functions
+(to train further, start from the model dir's Keras weights); `assets.extra/manifest.json` (the
 pipeline's manifest) and `assets.extra/config.json` make the export
 self-contained for `model.predict` and `model.serve`.
 
@@ -41,6 +42,12 @@ from features import manifest as manifest_lib
 from model import checkpoint, storage
 from model import config as config_lib
 from model import network, recurrent
+
+
+# Serving computes no gradients, so the export does not trace and store a gradient function for
+# every op type its functions use (TensorFlow's default): a third of the export's time (10.4 -> 7.0 s
+# for the open-ended attention model on EfficientNetV2B0 features, measured alternating).
+SAVE_OPTIONS = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
 
 
 class _Untracked:
@@ -185,7 +192,7 @@ def export_model(model_dir, data_info, top_k=serving.DEFAULT_TOP_K, weights_path
         storage.remove_tree(export_dir)
     tf.saved_model.save(module, staging_dir, signatures={
         serving.SIGNATURE_FEATURES: module.serving_features,
-        serving.SIGNATURE_FRAMES: module.serving_frames})
+        serving.SIGNATURE_FRAMES: module.serving_frames}, options=SAVE_OPTIONS)
     extra_dir = storage.join(staging_dir, storage.EXPORT_EXTRA_DIR)
     storage.make_dirs(extra_dir)
     storage.write_json(storage.join(extra_dir, storage.EXPORT_MANIFEST_FILE), data_info.manifest)

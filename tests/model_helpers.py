@@ -67,3 +67,16 @@ def quick_train_flags(data_dir, model_dir, encoder, extra_flags=()):
 def exported_model(pipeline_output, tmp_path_factory):
     """The session's open-ended lstm model on conftest's pipeline run, trained once, with its export (top 4)."""
     return trained_model_dir(pipeline_output, tmp_path_factory, "lstm", export=True, extra_flags=("--top_k", "4"))
+
+
+def saved_function_library(model_dir):
+    """The function library of M/export/saved_model.pb (functions, registered gradients), read as a proto."""
+    import os
+
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    from model import storage
+    saved = saved_model_pb2.SavedModel()
+    with open(os.path.join(model_dir, storage.EXPORT_DIR, "saved_model.pb"), "rb") as handle:
+        saved.ParseFromString(handle.read())
+    return saved.meta_graphs[0].graph_def.library

@@ -215,10 +215,6 @@ def test_cnn_weights_that_differ_from_the_manifest_are_refused(info):
 def test_the_export_stores_one_lstm_implementation_and_no_gradients(exported):
     """Only what answering needs: the generic LSTM loop, not tf_keras's cuDNN pair and its gradients
     (`recurrent.use_generic_loops`; they made exporting and loading a third slower)."""
-    from tensorflow.core.protobuf import saved_model_pb2
-    saved = saved_model_pb2.SavedModel()
-    with open(os.path.join(exported, storage.EXPORT_DIR, "saved_model.pb"), "rb") as handle:
-        saved.ParseFromString(handle.read())
-    names = [function.signature.name for function in saved.meta_graphs[0].graph_def.library.function]
+    names = [function.signature.name for function in model_helpers.saved_function_library(exported).function]
     assert any("serving_features" in name for name in names)
     assert [name for name in names if "gpu_lstm" in name or "_grad_" in name or "backward" in name] == []
