@@ -1,10 +1,11 @@
 """`pipeline.run --feature_cache`: a second run embeds only what the cache lacks, and writes the same records.
 
 The session's run (conftest.pipeline_run) filled a cache. This module damages
-one of its entries, then runs the same command into a new output dir on the
-multi-processing DirectRunner with two workers: every clip but the damaged
-one is reused, the damaged one is reported, recomputed and counted, and
-every record is byte for byte the one the first run wrote.
+one of its entries, then runs the same command into a new output dir: every
+clip but the damaged one is reused, the damaged one is reported, recomputed
+and counted, and every record is byte for byte the one the first run wrote.
+(The cache on the multi-processing DirectRunner, two worker processes that
+each import TensorFlow and build the CNN, is make test-all's: test_pipeline_layouts.)
 """
 
 import glob
@@ -37,7 +38,6 @@ def rerun(pipeline_run, tmp_path_factory):
         command = [argument.replace(pipeline_run["cache_dir"], cache_copy)
                    .replace(pipeline_run["output_dir"], os.path.join(directory, "out"))
                    for argument in pipeline_run["command"]]
-        command += ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
         completed = shared_runs.run_command(command)
         assert completed.returncode == 0, completed.stderr[-4000:]
         return dict(shared_runs.completed_to_dict(completed), output_dir=os.path.join(directory, "out"),

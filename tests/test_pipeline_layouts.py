@@ -41,22 +41,34 @@ def write_msvd_layout(root):
     return clips_dir
 
 
-@pytest.mark.full  # two Beam worker processes: make test-all
+@pytest.mark.full  # two Beam worker processes, twice: make test-all
 def test_msvd_qa_layout_on_the_multi_processing_direct_runner(tmp_path):
+    """Two worker processes fill a feature cache; a second such run reuses every clip and writes the same
+    records (tests/test_feature_cache_runs.py re-runs in one process)."""
     root = str(tmp_path / "msvd")
     clips_dir = write_msvd_layout(root)
     output_dir = str(tmp_path / "out")
-    completed = subprocess.run(
-        [sys.executable, "-m", "pipeline.run", "--annotations", os.path.join(root, "*_qa.json"),
-         "--video_dir", clips_dir, "--video_mapping", os.path.join(root, "youtube_mapping.txt"),
-         "--output_dir", output_dir, "--cnn_weights", "random", "--image_size", "75",
-         "--frames_per_video", "4", "--feature_dtype", "uint8",
-         # A CNN batch smaller than one video: each video is embedded alone, in two calls.
-         "--inference_batch_size", "3",
-         "--direct_running_mode=multi_processing", "--direct_num_workers=2"],
-        cwd=shared_runs.REPO_DIR, env=shared_runs.command_environment(), capture_output=True, text=True, timeout=600)
+
+    def run(output):
+        return subprocess.run(
+            [sys.executable, "-m", "pipeline.run", "--annotations", os.path.join(root, "*_qa.json"),
+             "--video_dir", clips_dir, "--video_mapping", os.path.join(root, "youtube_mapping.txt"),
+             "--output_dir", output, "--cnn_weights", "random", "--image_size", "75",
+             "--frames_per_video", "4", "--feature_dtype", "uint8", "--feature_cache", str(tmp_path / "cache"),
+             # A CNN batch smaller than one video: each video is embedded alone, in two calls.
+             "--inference_batch_size", "3",
+             "--direct_running_mode=multi_processing", "--direct_num_workers=2"],
+            cwd=shared_runs.REPO_DIR, env=shared_runs.command_environment(), capture_output=True, text=True,
+            timeout=600)
+
+    completed = run(output_dir)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "input questions: 4 = written 4 + rejected 0" in completed.stdout
+    assert f"videos embedded: {len(MSVD_CLIPS)}, reused from the feature cache: 0" in completed.stdout
+    again = run(str(tmp_path / "again"))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"videos embedded: 0, reused from the feature cache: {len(MSVD_CLIPS)}" in again.stdout
+    assert shared_runs.read_serialized(str(tmp_path / "again")) == shared_runs.read_serialized(output_dir)
     for split, rows in MSVD_QUESTIONS.items():
         parsed = shared_runs.read_parsed(output_dir)[split]
         assert sorted(example[schema.VIDEO_ID_KEY] for example in parsed) == sorted(
