@@ -11,7 +11,8 @@ Two data sets gather the cases of issue 5 so that each costs one pipeline run:
   build_bad_dataset     every bad video and annotation row (`--video_pattern {video_id}`)
   build_mapped_dataset  MSVD-QA layout with escaping `youtube_mapping.txt` entries
 `bad_inputs_run` / `mapped_run` run `python -m pipeline.run` over each once per
-test session (like `model_helpers.trained_model_dir`) and return its outputs.
+test session (like `model_helpers.trained_model_dir`) and return its outputs;
+the mapped run calls the same `pipeline.run.main` in the test process.
 """
 
 import fractions
@@ -470,22 +471,29 @@ def run_command(command, timeout=900):
     return run(command, timeout=timeout)
 
 
-def _cached_run(name, tmp_path_factory, build, make_command):
-    """Build a data set and run the pipeline over it once per test session; the same dict afterwards."""
-    from shared_runs import build_once
+def _cached_run(name, tmp_path_factory, build, make_command, in_process=False):
+    """Build a data set and run the pipeline over it once per test session; the same dict afterwards.
+
+    A command as the user runs it, or with `in_process` the same `pipeline.run.main` in the test
+    process (`shared_runs.run_pipeline_in_process`)."""
+    from shared_runs import build_once, run_pipeline_in_process
 
     def build_and_run(directory):
         import time
         dataset = build(os.path.join(directory, "data"))
         output_dir = os.path.join(directory, "out")
+        command = make_command(dataset, output_dir)
         started = time.monotonic()
-        completed = run_command(make_command(dataset, output_dir))
-        if completed.returncode != 0:
-            raise RuntimeError(f"pipeline.run over {name} failed ({completed.returncode}):\n"
-                               f"{completed.stderr[-5000:]}")
-        return {"dataset": dataset, "output_dir": output_dir, "stdout": completed.stdout,
-                "stderr": completed.stderr, "seconds": time.monotonic() - started,
-                "command": make_command(dataset, output_dir)}
+        if in_process:
+            completed = run_pipeline_in_process(command[3:])  # Without `python -m pipeline.run`.
+        else:
+            process = run_command(command)
+            completed = {"returncode": process.returncode, "stdout": process.stdout, "stderr": process.stderr}
+        if completed["returncode"] != 0:
+            raise RuntimeError(f"pipeline.run over {name} failed ({completed['returncode']}):\n"
+                               f"{completed['stderr'][-5000:]}")
+        return {"dataset": dataset, "output_dir": output_dir, "stdout": completed["stdout"],
+                "stderr": completed["stderr"], "seconds": time.monotonic() - started, "command": command}
 
     return build_once(tmp_path_factory, name, build_and_run)
 
@@ -502,8 +510,8 @@ def bad_inputs_run(tmp_path_factory):
 
 
 def mapped_run(tmp_path_factory):
-    """`pipeline.run` over `build_mapped_dataset` (MSVD-style mapping with escaping entries)."""
-    return _cached_run("mapped", tmp_path_factory, build_mapped_dataset, mapped_pipeline_command)
+    """`pipeline.run` over `build_mapped_dataset` (MSVD-style mapping with escaping entries), in process."""
+    return _cached_run("mapped", tmp_path_factory, build_mapped_dataset, mapped_pipeline_command, in_process=True)
 
 
 # Reading a run's outputs.

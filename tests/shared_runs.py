@@ -63,6 +63,28 @@ def run_module(module, *args, timeout=900):
     return run_command([sys.executable, "-m", module, *args], timeout=timeout)
 
 
+def run_pipeline_in_process(argv):
+    """`python -m pipeline.run ARGV`'s own code (`pipeline.run.main`) in this process: {"returncode", "stdout", "stderr"}.
+
+    For shared runs whose tests read the outputs and the printed summary, not what the process does on
+    a terminal: it spares starting TensorFlow and Beam (about 8 of a small run's 20 CPU-s), and the CNN
+    it builds stays in this process for later exports (`features.cnn.shared_frozen_cnn`). Runs that check
+    the command itself (exit status, quiet start, no traceback) stay commands: `run_command`.
+    """
+    import contextlib
+    import io
+
+    from pipeline import run as pipeline_run
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            pipeline_run.main(list(argv))
+            returncode = 0
+        except SystemExit as exit_:
+            returncode = exit_.code if isinstance(exit_.code, int) else 1
+    return {"returncode": returncode, "stdout": stdout.getvalue(), "stderr": stderr.getvalue()}
+
+
 def completed_to_dict(completed):
     return {"returncode": completed.returncode, "stdout": completed.stdout, "stderr": completed.stderr}
 

@@ -3,8 +3,9 @@
 `pipeline.synthetic --layout tgif_qa` writes real GIFs and the four task
 files once per session (`tgif_dataset`); `task_run` runs `python -m
 pipeline.run` once per task over the Transition (multiple choice) or Count
-files. Small frames and a small CNN: these runs show the tasks work end to
-end, not how well they are learnt.
+files (in the test process: `shared_runs.run_pipeline_in_process`). Small
+frames and a small CNN: these runs show the tasks work end to end, not how
+well they are learnt.
 """
 
 import csv
@@ -35,12 +36,12 @@ def task_run(tmp_path_factory, task):
 
     def build(directory):
         output_dir = os.path.join(directory, "out")
-        completed = shared_runs.run_module(
-            "pipeline.run", "--annotations", os.path.join(dataset, f"*_{TASK_FILES[task]}_question.csv"),
-            "--video_dir", os.path.join(dataset, "videos"), "--output_dir", output_dir, *PIPELINE_FLAGS)
-        if completed.returncode != 0:
-            raise RuntimeError(f"pipeline.run ({task}) failed:\n{completed.stderr[-4000:]}")
-        return dict(shared_runs.completed_to_dict(completed), output_dir=output_dir)
+        completed = shared_runs.run_pipeline_in_process([
+            "--annotations", os.path.join(dataset, f"*_{TASK_FILES[task]}_question.csv"),
+            "--video_dir", os.path.join(dataset, "videos"), "--output_dir", output_dir, *PIPELINE_FLAGS])
+        if completed["returncode"] != 0:
+            raise RuntimeError(f"pipeline.run ({task}) failed:\n{completed['stderr'][-4000:]}")
+        return dict(completed, output_dir=output_dir)
 
     return shared_runs.build_once(tmp_path_factory, f"tgif_{task}_run", build)
 

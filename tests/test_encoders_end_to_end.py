@@ -50,6 +50,12 @@ def case(request, tmp_path_factory):
             "video": video, "question": question, "candidates": candidates}
 
 
+@pytest.fixture(scope="module")
+def exported(case):
+    """The case's SavedModel, loaded once (as `model.serve` holds it) for the tests that ask it directly."""
+    return answering.ExportedModel(case["model_dir"])
+
+
 def test_it_trains_and_evaluates_with_the_benchmark_metric(case, capsys):
     capsys.readouterr()
     assert evaluate.run(["--data_dir", case["data_dir"], "--model_dir", case["model_dir"], "--split", "test"]) == 0
@@ -58,8 +64,8 @@ def test_it_trains_and_evaluates_with_the_benchmark_metric(case, capsys):
     assert ("mse" in results["overall"]) == (case["task"] == schema.TASK_COUNT)
 
 
-def test_the_export_answers_with_frame_weights_that_sum_to_one_over_the_real_frames(case):
-    model = answering.ExportedModel(case["model_dir"])
+def test_the_export_answers_with_frame_weights_that_sum_to_one_over_the_real_frames(case, exported):
+    model = exported
     assert model.gives_frame_weights
     decoded = model.decode(case["video"])
     [answer] = model.answer(decoded, [case["question"]], case["candidates"])
@@ -88,7 +94,7 @@ def test_the_export_holds_no_gradient_functions(case):
     assert [function.signature.name for function in library.function if "grad_fn" in function.signature.name] == []
 
 
-def test_explain_draws_the_model_s_own_weights(case, tmp_path, capsys):
+def test_explain_draws_the_model_s_own_weights(case, exported, tmp_path, capsys):
     if case["encoder"] != "attention":
         pytest.skip("one picture per task is enough: the transformer's path is the same code")
     path = str(tmp_path / "explain.png")
@@ -101,7 +107,8 @@ def test_explain_draws_the_model_s_own_weights(case, tmp_path, capsys):
     [answered] = json.loads(capsys.readouterr().out)
     with open(path, "rb") as image:
         assert image.read(8) == b"\x89PNG\r\n\x1a\n"
-    answers, decoded, _ = predict.predict(case["model_dir"], case["video"], [case["question"]], case["candidates"])
+    decoded = exported.decode(case["video"])
+    answers = exported.answer(decoded, [case["question"]], case["candidates"], predict.DEFAULT_TOP_K)
     drawing = explain.explain_answers(decoded, answers, str(tmp_path / "again.png"))
     np.testing.assert_allclose(drawing.drawn_weights[0], answered["frame_weights"], rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(sum(answered["frame_weights"]), 1.0, rtol=1e-4)

@@ -73,46 +73,65 @@ def test_the_backbone_registry_matches_keras_applications():
     assert backbones.image_size_or_native(backbones.get_backbone("resnet50"), 0) == 224
 
 
-def test_random_weights_are_seeded_and_described_as_random():
-    # The small MobileNetV3 at 32 px: seeding is the same code for every backbone, and the session's
-    # pipeline run embeds with the default InceptionV3.
-    first = cnn.FrozenCnn("mobilenet_v3_large", "random", 32)
-    second = cnn.FrozenCnn("mobilenet_v3_large", "random", 32)
+# Building a Keras application takes seconds: each CNN below is built once for the module. MobileNetV3
+# and EfficientNetV2B0 at 32 px are the small ones; seeding is the same code for every backbone, and the
+# session's pipeline run embeds with the default InceptionV3.
+@pytest.fixture(scope="module")
+def mobilenet():
+    return cnn.shared_frozen_cnn("mobilenet_v3_large", "random", 32)
+
+
+@pytest.fixture(scope="module")
+def mobilenet_rebuilt():
+    """A second, independent build from the same seed."""
+    return cnn.FrozenCnn("mobilenet_v3_large", "random", 32)
+
+
+@pytest.fixture(scope="module")
+def efficientnet():
+    return cnn.FrozenCnn("efficientnet_v2_b0", "random", 32)
+
+
+@pytest.fixture(scope="module")
+def efficientnet_rebuilt():
+    return cnn.FrozenCnn("efficientnet_v2_b0", "random", 32)
+
+
+def test_random_weights_are_seeded_and_described_as_random(mobilenet, mobilenet_rebuilt):
     frames = np.random.default_rng(2).integers(0, 256, size=(2, 32, 32, 3), dtype=np.uint8)
-    features = np.asarray(first.embed(frames))
+    features = np.asarray(mobilenet.embed(frames))
     assert features.shape == (2, 960)
-    np.testing.assert_array_equal(features, np.asarray(second.embed(frames)))
-    assert first.describe()["weights_sha256"] == second.describe()["weights_sha256"]
-    assert "RANDOM MobileNetV3Large weights" in first.describe()["note"]
+    np.testing.assert_array_equal(features, np.asarray(mobilenet_rebuilt.embed(frames)))
+    assert mobilenet.describe()["weights_sha256"] == mobilenet_rebuilt.describe()["weights_sha256"]
+    assert "RANDOM MobileNetV3Large weights" in mobilenet.describe()["note"]
     assert "RANDOM InceptionV3 weights" in cnn.describe_weights("inception_v3", "random")
     assert cnn.FrozenCnn("mobilenet_v3_large", "random:1", 32).describe()["weights_sha256"] != \
-        first.describe()["weights_sha256"]
+        mobilenet.describe()["weights_sha256"]
 
 
-def test_another_backbone_gives_its_own_feature_dimension_with_its_own_preprocessing():
-    model = cnn.FrozenCnn("efficientnet_v2_b0", "random", 32)
+def test_another_backbone_gives_its_own_feature_dimension_with_its_own_preprocessing(efficientnet):
     frames = np.random.default_rng(4).integers(0, 256, size=(3, 32, 32, 3), dtype=np.uint8)
-    assert model.embed(frames).shape == (3, 1280)
-    assert model.describe()["feature_dim"] == 1280 and model.describe()["backbone"] == "efficientnet_v2_b0"
+    assert efficientnet.embed(frames).shape == (3, 1280)
+    assert efficientnet.describe()["feature_dim"] == 1280
+    assert efficientnet.describe()["backbone"] == "efficientnet_v2_b0"
     # EfficientNetV2 rescales inside the model: its preprocess_input passes pixels through.
-    np.testing.assert_array_equal(model.preprocess(frames).numpy(), frames.astype(np.float32))
+    np.testing.assert_array_equal(efficientnet.preprocess(frames).numpy(), frames.astype(np.float32))
     assert cnn.preprocess_function("inception_v3")(frames).numpy().max() <= 1.0
 
 
-@pytest.mark.parametrize("backbone", ["mobilenet_v3_large", "efficientnet_v2_b0"])
-def test_random_weights_give_every_backbone_features_that_tell_frames_apart(backbone):
+@pytest.mark.parametrize("backbone", ["mobilenet", "efficientnet"])
+def test_random_weights_give_every_backbone_features_that_tell_frames_apart(backbone, request):
     """Batch-norm statistics calibrated on seeded noise: without it these backbones' features vanish (1e-8)."""
-    model = cnn.FrozenCnn(backbone, "random", 32)
+    model = request.getfixturevalue(backbone)
     frames = np.random.default_rng(6).integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8)
     features = model.embed(frames)
     assert np.isfinite(features).all() and features.std() > 0.1
     assert np.abs(features[0] - features[1]).max() > 0.1 * np.abs(features).max()
-    assert cnn.FrozenCnn(backbone, "random", 32).checksum == model.checksum  # Still a function of the seed.
+    assert request.getfixturevalue(f"{backbone}_rebuilt").checksum == model.checksum  # Still a function of the seed.
 
 
-def test_a_process_builds_each_cnn_once_but_reads_a_weights_file_each_time(tmp_path):
-    cnn.forget_shared_cnns()
-    first = cnn.shared_frozen_cnn("mobilenet_v3_large", "random", 32)
+def test_a_process_builds_each_cnn_once_but_reads_a_weights_file_each_time(mobilenet, tmp_path):
+    first = cnn.shared_frozen_cnn("mobilenet_v3_large", "random", 32)  # Built by now (the fixture), or here.
     assert cnn.shared_frozen_cnn("mobilenet_v3_large", "random", 32) is first
     path = str(tmp_path / "mobilenet.weights.h5")
     first.model.save_weights(path)
@@ -122,9 +141,9 @@ def test_a_process_builds_each_cnn_once_but_reads_a_weights_file_each_time(tmp_p
     assert cnn.shared_frozen_cnn("mobilenet_v3_large", "random", 32) is not first
 
 
-def test_a_weights_file_of_another_architecture_is_a_clear_error(tmp_path):
+def test_a_weights_file_of_another_architecture_is_a_clear_error(mobilenet, tmp_path):
     path = str(tmp_path / "mobilenet.weights.h5")
-    cnn.FrozenCnn("mobilenet_v3_large", "random", 32).model.save_weights(path)
+    mobilenet.model.save_weights(path)
     with pytest.raises(ValueError, match="is not a Keras weights file for EfficientNetV2B0"):
         cnn.FrozenCnn("efficientnet_v2_b0", path, 32)
 

@@ -71,7 +71,9 @@ def test_a_run_that_writes_nothing_fails_with_the_counts_and_the_reasons(tmp_pat
 
 @pytest.fixture(scope="module")
 def how2qa(tmp_path_factory):
-    """How2QA as published, videos kept as a link farm, val and test sharing a video on other segments."""
+    """How2QA as published, videos kept as a link farm, val and test sharing a video on other segments.
+
+    Run in this process (`shared_runs.run_pipeline_in_process`): its tests read what it wrote."""
     def build(directory):
         from pipeline import synthetic
         data = os.path.join(directory, "data")
@@ -92,13 +94,13 @@ def how2qa(tmp_path_factory):
             # The very segment of another validation question: refused in both splits.
             writer.writerow([val_rows[1][0], val_rows[1][1], "one", "two", "four", "how many circles?", "three"])
         output_dir = os.path.join(directory, "out")
-        completed = shared_runs.run_module(
-            "pipeline.run", "--annotations", os.path.join(data, "how2QA_*.csv"), "--video_dir", farm,
+        completed = shared_runs.run_pipeline_in_process([
+            "--annotations", os.path.join(data, "how2QA_*.csv"), "--video_dir", farm,
             "--allow_links_outside", "--output_dir", output_dir,
-            "--cnn", "mobilenet_v3_large", "--cnn_weights", "random", "--image_size", "32", "--frames_per_video", "4")
-        assert completed.returncode == 0, completed.stderr[-4000:]
+            "--cnn", "mobilenet_v3_large", "--cnn_weights", "random", "--image_size", "32", "--frames_per_video", "4"])
+        assert completed["returncode"] == 0, completed["stderr"][-4000:]
         start, end = (float(value) for value in val_rows[1][1].strip("[]").split(":"))
-        return dict(shared_runs.completed_to_dict(completed), output_dir=output_dir, shared_video=shared_video,
+        return dict(completed, output_dir=output_dir, shared_video=shared_video,
                     refused_clip=questions.clip_id(val_rows[1][0], questions.Segment(start, end)))
 
     return shared_runs.build_once(tmp_path_factory, "how2qa_run", build)
