@@ -11,7 +11,6 @@ evaluated with the benchmark's metric, exported and asked through
 import csv
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -156,9 +155,10 @@ def test_predict_refuses_candidates_that_do_not_fit_the_model(model_dir, task, t
 
 def test_mixing_files_of_different_tasks_is_refused_before_any_work(tgif_dataset, tmp_path):
     output_dir = str(tmp_path / "out")
-    completed = shared_runs.run_command([
-        sys.executable, "-m", "pipeline.run", "--annotations", os.path.join(tgif_dataset, "Train_*_question.csv"),
+    completed = shared_runs.run_pipeline_in_process([
+        "--annotations", os.path.join(tgif_dataset, "Train_*_question.csv"),
         "--video_dir", os.path.join(tgif_dataset, "videos"), "--output_dir", output_dir, *PIPELINE_FLAGS])
-    assert completed.returncode == 2
-    assert "Train_count_question.csv" in completed.stderr and "Train_transition_question.csv" in completed.stderr
+    assert completed["returncode"] == 2
+    error = [line for line in completed["stderr"].splitlines() if line.startswith("pipeline.run: error: ")]
+    assert len(error) == 1 and "Train_count_question.csv" in error[0] and "Train_transition_question.csv" in error[0]
     assert not os.path.exists(output_dir)
