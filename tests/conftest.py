@@ -102,9 +102,9 @@ def pipeline_command(data_dir, output_dir, *extra_flags, annotations_dir=None):
 # the synthetic run with its model) instead of one worker waiting on the lock of the other's. Files not
 # listed follow, in collection order. From `pytest --durations` on the 2-core CI machine.
 LONGEST_FIRST = (
-    "test_encoders_end_to_end", "test_serve_api", "test_benchmarks", "test_model_encoders",
-    "test_tasks_end_to_end", "test_robustness_model", "test_user_mistakes", "test_model_export",
-    "test_model_train", "test_robustness_pipeline", "test_feature_cache_runs", "test_features_contract",
+    "test_encoders_end_to_end", "test_serve_api", "test_robustness_model", "test_user_mistakes",
+    "test_model_export", "test_model_encoders", "test_tasks_end_to_end", "test_features_contract",
+    "test_model_train", "test_feature_cache_runs", "test_cli", "test_pipeline_stages", "test_robustness_pipeline",
 )
 
 

@@ -1,10 +1,13 @@
 """The benchmarks: their parts on real files, and a quick run of every measurement (so none can rot).
 
 The quick run (`python -m benchmarks.run --quick`, as `make bench-quick`) runs
-the real pipeline, trainer and answering code on tiny data; it is `slow`
-because every pipeline run pays its fixed cost (building the CNN, tracing
-tf.Transform). Its numbers mean nothing; the test checks that every figure
-of `benchmarks/goals.py` comes out as a number and lands in the results files.
+the real pipeline, trainer and answering code on tiny data. Its numbers mean
+nothing; the test checks that every figure of `benchmarks/goals.py` comes out
+as a number and lands in the results files. It is `full` (`make test-all`):
+six pipeline runs, two of them child processes, and a training, each paying
+its fixed cost (starting TensorFlow, building the CNN, tracing tf.Transform),
+about two minutes of one core, the longest single test. The parts it is made
+of are tested here in `make test`.
 """
 
 import importlib.util
@@ -150,7 +153,7 @@ def test_a_work_dir_that_is_not_the_benchmarks_is_never_emptied(tmp_path):
     assert (tmp_path / "precious.txt").read_text() == "keep me"
 
 
-@pytest.mark.slow
+@pytest.mark.full
 def test_quick_run_gives_every_figure_as_a_number(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--quick", "--work_dir", str(tmp_path / "work"),
