@@ -476,7 +476,7 @@ def _cached_run(name, tmp_path_factory, build, make_command, in_process=False):
 
     A command as the user runs it, or with `in_process` the same `pipeline.run.main` in the test
     process (`shared_runs.run_pipeline_in_process`)."""
-    from shared_runs import build_once, run_pipeline_in_process
+    from shared_runs import build_once, completed_to_dict, run_pipeline_in_process
 
     def build_and_run(directory):
         import time
@@ -487,8 +487,7 @@ def _cached_run(name, tmp_path_factory, build, make_command, in_process=False):
         if in_process:
             completed = run_pipeline_in_process(command[3:])  # Without `python -m pipeline.run`.
         else:
-            process = run_command(command)
-            completed = {"returncode": process.returncode, "stdout": process.stdout, "stderr": process.stderr}
+            completed = completed_to_dict(run_command(command))
         if completed["returncode"] != 0:
             raise RuntimeError(f"pipeline.run over {name} failed ({completed['returncode']}):\n"
                                f"{completed['stderr'][-5000:]}")

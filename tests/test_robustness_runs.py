@@ -29,6 +29,7 @@ from model import train
 
 import bad_inputs
 import model_helpers
+import shared_runs
 
 pytestmark = pytest.mark.slow
 
@@ -73,16 +74,10 @@ def snapshot(directory):
     return found
 
 
-def run_in_process(argv, capsys):
+def run_in_process(argv):
     """`pipeline.run.main(argv)` (what `python -m pipeline.run` calls): (exit status, stderr)."""
-    from pipeline import run as pipeline_run
-    capsys.readouterr()
-    try:
-        pipeline_run.main(argv)
-        status = 0
-    except SystemExit as exit_:
-        status = exit_.code
-    return status, capsys.readouterr().err
+    completed = shared_runs.run_pipeline_in_process(argv)
+    return completed["returncode"], completed["stderr"]
 
 
 def error_line(stderr):
@@ -112,22 +107,22 @@ def test_a_bad_flag_exits_2_with_one_line_on_stderr(mapped, tmp_path):
     (["--annotations", "{tmp}/nothing/*_qa.json"], "matches no files"),
     (["--video_mapping", "{tmp}/missing_mapping.txt"], "{tmp}/missing_mapping.txt: file not found"),
 ])
-def test_bad_flags_are_refused_before_any_work(mapped, tmp_path, capsys, flags, message):
+def test_bad_flags_are_refused_before_any_work(mapped, tmp_path, flags, message):
     output_dir = str(tmp_path / "out")
     flags = [flag.format(tmp=tmp_path) for flag in flags]
     status, stderr = run_in_process(
-        bad_inputs.mapped_pipeline_command(mapped["dataset"], output_dir, *flags)[3:], capsys)
+        bad_inputs.mapped_pipeline_command(mapped["dataset"], output_dir, *flags)[3:])
     assert status == 2
     assert message.format(tmp=tmp_path) in error_line(stderr)
     assert not os.path.exists(output_dir)  # Nothing written, not even the directory.
 
 
-def test_an_output_dir_with_another_configuration_is_refused_untouched(mapped, tmp_path, capsys):
+def test_an_output_dir_with_another_configuration_is_refused_untouched(mapped, tmp_path):
     output_dir = str(tmp_path / "occupied")
     shutil.copytree(mapped["output_dir"], output_dir)
     before = snapshot(output_dir)
     status, stderr = run_in_process(
-        bad_inputs.mapped_pipeline_command(mapped["dataset"], output_dir, "--frames_per_video", "4")[3:], capsys)
+        bad_inputs.mapped_pipeline_command(mapped["dataset"], output_dir, "--frames_per_video", "4")[3:])
     assert status == 2
     line = error_line(stderr)
     assert f"--output_dir {output_dir} already holds records made with a different configuration" in line
@@ -136,11 +131,11 @@ def test_an_output_dir_with_another_configuration_is_refused_untouched(mapped, t
     assert snapshot(output_dir) == before
 
 
-def test_a_weights_file_that_is_not_keras_weights_is_refused(mapped, tmp_path, capsys):
+def test_a_weights_file_that_is_not_keras_weights_is_refused(mapped, tmp_path):
     weights = bad_inputs.write_random_bytes(str(tmp_path / "garbage.weights.h5"), size=5000)
     output_dir = str(tmp_path / "out")
     status, stderr = run_in_process(
-        bad_inputs.mapped_pipeline_command(mapped["dataset"], output_dir, "--cnn_weights", weights)[3:], capsys)
+        bad_inputs.mapped_pipeline_command(mapped["dataset"], output_dir, "--cnn_weights", weights)[3:])
     assert status == 2 and "garbage.weights.h5" in error_line(stderr)
     assert not os.path.exists(output_dir)
 
