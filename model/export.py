@@ -17,9 +17,10 @@ best first: the answer vocabulary, or the question's own candidates) and
 training range) and `answers` [Q, 1] (the rounded count). Encoders that
 attend over frames also return `frame_weights` [Q, T]. The SavedModel loads
 with plain `tf.saved_model.load`; it answers, it holds no gradient functions
-(to train further, start from the model dir's Keras weights); `assets.extra/manifest.json` (the
-pipeline's manifest) and `assets.extra/config.json` make the export
-self-contained for `model.predict` and `model.serve`.
+(to train further, start from the model dir's Keras weights).
+`assets.extra/manifest.json` (the pipeline's manifest) and
+`assets.extra/config.json` make the export self-contained for
+`model.predict` and `model.serve`.
 
     python -m model.export --model_dir M --data_dir OUT [--top_k 10]
 """

@@ -85,6 +85,13 @@ def run_pipeline_in_process(argv):
     return {"returncode": returncode, "stdout": stdout.getvalue(), "stderr": stderr.getvalue()}
 
 
+def error_line(stderr, program="pipeline.run"):
+    """The one `<program>: error:` line of a command's stderr (logging lines and TF noise aside)."""
+    lines = [line for line in stderr.splitlines() if line.startswith(f"{program}: error: ")]
+    assert len(lines) == 1, stderr[-3000:]
+    return lines[0]
+
+
 def completed_to_dict(completed):
     return {"returncode": completed.returncode, "stdout": completed.stdout, "stderr": completed.stderr}
 

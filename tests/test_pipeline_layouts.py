@@ -69,8 +69,9 @@ def test_msvd_qa_layout_on_the_multi_processing_direct_runner(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"videos embedded: 0, reused from the feature cache: {len(MSVD_CLIPS)}" in again.stdout
     assert shared_runs.read_serialized(str(tmp_path / "again")) == shared_runs.read_serialized(output_dir)
+    written = shared_runs.read_parsed(output_dir)
     for split, rows in MSVD_QUESTIONS.items():
-        parsed = shared_runs.read_parsed(output_dir)[split]
+        parsed = written[split]
         assert sorted(example[schema.VIDEO_ID_KEY] for example in parsed) == sorted(
             {str(row["video_id"]) for row in rows})
         assert sorted(question for example in parsed for question in example[schema.QUESTION_KEY]) == sorted(

@@ -80,19 +80,12 @@ def run_in_process(argv):
     return completed["returncode"], completed["stderr"]
 
 
-def error_line(stderr):
-    """The one `pipeline.run: error:` line (logging lines and TF noise aside)."""
-    lines = [line for line in stderr.splitlines() if line.startswith("pipeline.run: error: ")]
-    assert len(lines) == 1, stderr[-3000:]
-    return lines[0]
-
-
 def test_a_bad_flag_exits_2_with_one_line_on_stderr(mapped, tmp_path):
     output_dir = str(tmp_path / "out")
     completed = bad_inputs.run_command(
         bad_inputs.mapped_pipeline_command(mapped["dataset"], output_dir, "--frames_per_video", "0"))
     assert completed.returncode == 2
-    assert error_line(completed.stderr) == \
+    assert shared_runs.error_line(completed.stderr) == \
         "pipeline.run: error: --frames_per_video must be a positive number of frames, got 0"
     assert "Traceback" not in completed.stderr and completed.stdout == ""
     assert not os.path.exists(output_dir)
@@ -113,7 +106,7 @@ def test_bad_flags_are_refused_before_any_work(mapped, tmp_path, flags, message)
     status, stderr = run_in_process(
         bad_inputs.mapped_pipeline_command(mapped["dataset"], output_dir, *flags)[3:])
     assert status == 2
-    assert message.format(tmp=tmp_path) in error_line(stderr)
+    assert message.format(tmp=tmp_path) in shared_runs.error_line(stderr)
     assert not os.path.exists(output_dir)  # Nothing written, not even the directory.
 
 
@@ -124,7 +117,7 @@ def test_an_output_dir_with_another_configuration_is_refused_untouched(mapped, t
     status, stderr = run_in_process(
         bad_inputs.mapped_pipeline_command(mapped["dataset"], output_dir, "--frames_per_video", "4")[3:])
     assert status == 2
-    line = error_line(stderr)
+    line = shared_runs.error_line(stderr)
     assert f"--output_dir {output_dir} already holds records made with a different configuration" in line
     assert "differs in: sampling.frames_per_video, sampling.max_sampled_frames" in line
     assert "--overwrite" in line
@@ -136,7 +129,7 @@ def test_a_weights_file_that_is_not_keras_weights_is_refused(mapped, tmp_path):
     output_dir = str(tmp_path / "out")
     status, stderr = run_in_process(
         bad_inputs.mapped_pipeline_command(mapped["dataset"], output_dir, "--cnn_weights", weights)[3:])
-    assert status == 2 and "garbage.weights.h5" in error_line(stderr)
+    assert status == 2 and "garbage.weights.h5" in shared_runs.error_line(stderr)
     assert not os.path.exists(output_dir)
 
 

@@ -159,6 +159,6 @@ def test_mixing_files_of_different_tasks_is_refused_before_any_work(tgif_dataset
         "--annotations", os.path.join(tgif_dataset, "Train_*_question.csv"),
         "--video_dir", os.path.join(tgif_dataset, "videos"), "--output_dir", output_dir, *PIPELINE_FLAGS])
     assert completed["returncode"] == 2
-    error = [line for line in completed["stderr"].splitlines() if line.startswith("pipeline.run: error: ")]
-    assert len(error) == 1 and "Train_count_question.csv" in error[0] and "Train_transition_question.csv" in error[0]
+    error = shared_runs.error_line(completed["stderr"])
+    assert "Train_count_question.csv" in error and "Train_transition_question.csv" in error
     assert not os.path.exists(output_dir)

@@ -24,12 +24,6 @@ DATASETS = os.environ.get("VIDEOQA_SHARED_DATASETS", "/work/shared/datasets")
 HOW2QA_VIDEOS = 6
 
 
-def error_line(stderr, program):
-    lines = [line for line in stderr.splitlines() if line.startswith(f"{program}: error: ")]
-    assert len(lines) == 1, stderr[-3000:]
-    return lines[0]
-
-
 @pytest.mark.parametrize("module, arguments, misspelt", [
     # Ours and Beam's misspelt together: one line names each with its closest flag.
     ("pipeline.run", ["--annotations", "a.json", "--video_dir", "v", "--output_dir", "{out}",
@@ -43,7 +37,7 @@ def test_a_misspelt_flag_stops_the_command_before_any_work(tmp_path, module, arg
     output = str(tmp_path / "out")
     completed = shared_runs.run_module(module, *[argument.format(out=output) for argument in arguments])
     assert completed.returncode == 2
-    line = error_line(completed.stderr, module)
+    line = shared_runs.error_line(completed.stderr, module)
     assert f"unknown flag{'s' if len(misspelt) > 1 else ''} " in line
     for flag, suggestion in misspelt.items():
         assert f"{flag} (did you mean {suggestion}?)" in line, line
@@ -62,7 +56,7 @@ def test_a_run_that_writes_nothing_fails_with_the_counts_and_the_reasons(tmp_pat
         "--video_dir", str(empty_videos), "--output_dir", output_dir,
         "--cnn", "mobilenet_v3_large", "--cnn_weights", "random", "--image_size", "32", "--frames_per_video", "2")
     assert completed.returncode == 1, completed.stderr[-3000:]
-    line = error_line(completed.stderr, "pipeline.run")
+    line = shared_runs.error_line(completed.stderr, "pipeline.run")
     assert "no question was written: 400 input questions, 400 rejected" in line
     assert "Most frequent reasons: 400 x file not found" in line
     assert "input questions: 400 = written 0 + rejected 400" in completed.stdout
